@@ -1,0 +1,59 @@
+"""FastAPI app factory: routers, middleware, error envelopes, lifespan (engine + workers)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING
+
+from fastapi import FastAPI
+
+from message_exchange.accounts.routes import router as accounts_router
+from message_exchange.config import Settings
+from message_exchange.core.crypto import SecretBox
+from message_exchange.core.families import install_exception_handlers
+from message_exchange.core.middleware import BodyLimitMiddleware, RequestContextMiddleware
+from message_exchange.core.system_routes import router as system_router
+from message_exchange.db.engine import create_engine, create_session_factory
+
+if TYPE_CHECKING:
+    from message_exchange.jobs.worker import Worker
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or Settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        engine = create_engine(settings.resolved_database_url)
+        app.state.engine = engine
+        app.state.session_factory = create_session_factory(engine)
+        worker: Worker | None = None
+        if settings.run_workers:
+            from message_exchange.jobs.worker import Worker
+
+            worker = Worker(settings, app.state.session_factory)
+            await worker.start()
+        app.state.worker = worker
+        try:
+            yield
+        finally:
+            if worker is not None:
+                await worker.stop()
+            await engine.dispose()
+
+    app = FastAPI(
+        title="Message Exchange",
+        version="0.1.0",
+        description="Restcomm/Twilio-compatible messaging API, Webex and Teams SMS exchanges, SMPP carriers.",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.secret_box = SecretBox(settings.fernet_key)
+
+    install_exception_handlers(app)
+    app.include_router(system_router)
+    app.include_router(accounts_router)
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(RequestContextMiddleware)
+    return app

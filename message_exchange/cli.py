@@ -1,0 +1,183 @@
+"""The ``mx`` command: serve, worker, db upgrade, accounts."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import signal
+import sys
+from collections.abc import Awaitable, Callable
+from typing import Annotated, TypeVar
+
+import typer
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from message_exchange.config import Settings
+from message_exchange.core.crypto import SecretBox
+from message_exchange.core.errors import MXError
+from message_exchange.core.logging import configure_logging
+from message_exchange.db import migrate
+from message_exchange.db.engine import create_engine, create_session_factory
+
+app = typer.Typer(help="Message Exchange: a self-hosted messaging exchange.", no_args_is_help=True)
+db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
+accounts_app = typer.Typer(help="Accounts and auth tokens.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(accounts_app, name="accounts")
+
+T = TypeVar("T")
+
+
+def _settings() -> Settings:
+    settings = Settings()
+    configure_logging(settings.log_level, json=settings.log_json)
+    return settings
+
+
+def _prepare_schema(settings: Settings) -> None:
+    if settings.migrate_on_start:
+        migrate.upgrade(settings.resolved_database_url)
+
+
+def _in_transaction(settings: Settings, work: Callable[[AsyncSession, SecretBox], Awaitable[T]]) -> T:
+    """Run ``work`` in one committed transaction; an MXError becomes a clean exit 1."""
+
+    async def run() -> T:
+        engine = create_engine(settings.resolved_database_url)
+        try:
+            async with create_session_factory(engine)() as session, session.begin():
+                return await work(session, SecretBox(settings.fernet_key))
+        finally:
+            await engine.dispose()
+
+    try:
+        return asyncio.run(run())
+    except MXError as exc:
+        typer.echo(f"error: {exc.message}", err=True)
+        raise typer.Exit(1) from None
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Address to listen on.")] = None,
+    port: Annotated[int | None, typer.Option(help="Port to listen on.")] = None,
+) -> None:
+    """Run the API server (with job workers inside it unless MX_RUN_WORKERS=false)."""
+    import uvicorn
+
+    from message_exchange.app import create_app
+
+    settings = _settings()
+    _prepare_schema(settings)
+    # uvicorn shuts down gracefully on SIGTERM, then re-raises the signal on itself; this
+    # handler (restored by uvicorn before it re-raises) turns that into a clean exit 0.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    uvicorn.run(
+        create_app(settings),
+        host=host or settings.host,
+        port=port or settings.port,
+        log_config=None,
+        access_log=False,
+        loop="uvloop",
+        http="httptools",
+        timeout_graceful_shutdown=10,
+    )
+
+
+@app.command()
+def worker() -> None:
+    """Run a job worker process (share the work of a PostgreSQL deployment across machines)."""
+    from message_exchange.jobs.worker import run_worker
+
+    settings = _settings()
+    _prepare_schema(settings)
+    asyncio.run(run_worker(settings))
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Apply all migrations to MX_DATABASE_URL."""
+    settings = _settings()
+    migrate.upgrade(settings.resolved_database_url)
+    typer.echo("database is up to date")
+
+
+@accounts_app.command("create")
+def accounts_create(
+    email: Annotated[str, typer.Option(help="Login email address.")],
+    password: Annotated[str, typer.Option(help="Login password (8 characters or more).")],
+    friendly_name: Annotated[str | None, typer.Option(help="Display name; default: the email.")] = None,
+    parent: Annotated[str | None, typer.Option(help="Parent account sid; none makes a root account.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print {sid, auth_token} as JSON.")] = False,
+) -> None:
+    """Create an account and print its sid and auth token."""
+    from message_exchange.accounts import service
+
+    settings = _settings()
+    _prepare_schema(settings)
+
+    async def work(session: AsyncSession, box: SecretBox) -> tuple[str, str]:
+        account, token = await service.create_account(
+            session,
+            box,
+            service.NewAccount(email=email, password=password, friendly_name=friendly_name, parent_sid=parent),
+            creator=None,
+        )
+        return account.sid, token
+
+    sid, token = _in_transaction(settings, work)
+    if as_json:
+        typer.echo(json.dumps({"sid": sid, "auth_token": token}))
+    else:
+        typer.echo(f"sid:        {sid}\nauth_token: {token}")
+
+
+@accounts_app.command("list")
+def accounts_list(
+    as_json: Annotated[bool, typer.Option("--json", help="Print a JSON array.")] = False,
+) -> None:
+    """List every account (tokens masked)."""
+    from message_exchange.accounts import service
+
+    settings = _settings()
+    _prepare_schema(settings)
+
+    async def work(session: AsyncSession, _box: SecretBox) -> list[dict[str, str | None]]:
+        return [
+            {
+                "sid": a.sid,
+                "email_address": a.email_address,
+                "friendly_name": a.friendly_name,
+                "status": a.status,
+                "role": a.role,
+                "parent_sid": a.parent_sid,
+            }
+            for a in await service.list_all(session)
+        ]
+
+    rows = _in_transaction(settings, work)
+    if as_json:
+        typer.echo(json.dumps(rows))
+        return
+    for row in rows:
+        parent = row["parent_sid"] or "-"
+        typer.echo(f"{row['sid']}  {row['status']:<9}  {row['role']:<13}  {row['email_address']}  parent={parent}")
+
+
+@accounts_app.command("rotate-token")
+def accounts_rotate_token(
+    sid: Annotated[str, typer.Argument(help="Account sid.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print {sid, auth_token} as JSON.")] = False,
+) -> None:
+    """Replace an account's auth token; the old one stops working at once."""
+    from message_exchange.accounts import service
+
+    settings = _settings()
+    _prepare_schema(settings)
+
+    async def work(session: AsyncSession, box: SecretBox) -> str:
+        account = await service.get_by_sid(session, sid)
+        return await service.rotate_token(session, box, account)
+
+    token = _in_transaction(settings, work)
+    typer.echo(json.dumps({"sid": sid, "auth_token": token}) if as_json else f"auth_token: {token}")

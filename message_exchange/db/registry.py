@@ -1,0 +1,9 @@
+"""Every domain's tables, imported so Alembic and tests see the whole schema."""
+
+from __future__ import annotations
+
+from message_exchange.accounts import models as _accounts  # noqa: F401
+from message_exchange.db.base import Base
+from message_exchange.jobs import models as _jobs  # noqa: F401
+
+metadata = Base.metadata
