@@ -1,0 +1,108 @@
+"""Job handlers by kind, and what a handler is given and may raise.
+
+::
+
+    @job_handler("webhook.deliver")
+    async def deliver(ctx: JobContext, payload: dict[str, Any]) -> None:
+        ...
+
+A handler runs inside a transaction that the worker opens (``ctx.session``) and commits
+together with marking the job succeeded, so its database writes happen exactly once: if the
+worker lost its lease meanwhile, both are rolled back. Handlers never commit. Side effects
+outside the database (an HTTP call, an SMPP submit) are at-least-once: make them idempotent
+or keep the window small. Keep the transaction short on SQLite, where an open write
+transaction holds the database's single write lock: do slow I/O before writing.
+
+Outcomes:
+
+- return normally → the job succeeded;
+- raise :class:`RetryLater` → run again after ``delay_seconds`` (counts as an attempt);
+- raise :class:`PermanentJobError` → dead at once, no retry;
+- raise anything else → retried with exponential backoff and full jitter until
+  ``max_attempts``, then dead.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable, Coroutine, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from message_exchange.config import Settings
+
+# Handler modules of the package itself, imported by every worker. Domains add theirs here.
+BUILTIN_HANDLER_MODULES: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class JobContext:
+    """What a handler runs with: the transaction that also completes the job, and who runs it."""
+
+    session: AsyncSession
+    job_id: str
+    kind: str
+    attempt: int
+    max_attempts: int
+    worker_id: str
+    settings: Settings
+
+    @property
+    def is_last_attempt(self) -> bool:
+        return self.attempt >= self.max_attempts
+
+
+Handler = Callable[[JobContext, dict[str, Any]], Coroutine[Any, Any, None]]
+
+
+class RetryLater(Exception):
+    """Run this job again in ``delay_seconds`` (e.g. the peer throttled us)."""
+
+    def __init__(self, delay_seconds: float, reason: str = "") -> None:
+        if delay_seconds < 0:
+            raise ValueError("delay_seconds must not be negative")
+        self.delay_seconds = float(delay_seconds)
+        self.reason = reason
+        super().__init__(f"retry requested in {self.delay_seconds:g}s" + (f": {reason}" if reason else ""))
+
+
+class PermanentJobError(Exception):
+    """The job can never succeed (bad payload, resource gone): mark it dead without retrying."""
+
+
+_HANDLERS: dict[str, Handler] = {}
+
+
+def job_handler(kind: str) -> Callable[[Handler], Handler]:
+    """Register the decorated coroutine function as the handler of ``kind``."""
+    if not kind or len(kind) > 64:
+        raise ValueError("a job kind is 1 to 64 characters")
+
+    def register(handler: Handler) -> Handler:
+        existing = _HANDLERS.get(kind)
+        if existing is not None and existing is not handler and _qualname(existing) != _qualname(handler):
+            raise ValueError(f"job kind {kind!r} already has a handler: {_qualname(existing)}")
+        _HANDLERS[kind] = handler
+        return handler
+
+    return register
+
+
+def _qualname(handler: Handler) -> str:
+    return f"{getattr(handler, '__module__', '?')}.{getattr(handler, '__qualname__', repr(handler))}"
+
+
+def get_handler(kind: str) -> Handler | None:
+    return _HANDLERS.get(kind)
+
+
+def registered_kinds() -> list[str]:
+    return sorted(_HANDLERS)
+
+
+def load_handler_modules(modules: Iterable[str]) -> None:
+    """Import modules so their ``@job_handler`` registrations run (built-ins, MX_JOB_MODULES)."""
+    for name in (*BUILTIN_HANDLER_MODULES, *modules):
+        importlib.import_module(name)

@@ -1,0 +1,335 @@
+"""All SQL of the job queue.
+
+Every write a worker makes for a job it runs is *fenced*: it applies only while the job is
+still ``running`` under that worker's id and attempt number. A worker whose lease was taken
+over by another (it stalled past ``lease_expires_at``) therefore changes nothing — its
+completion, and the handler writes in the same transaction, are rolled back.
+
+Times are always the application's UTC clock, passed in as parameters, so both backends
+compare the same values.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from functools import cache
+from typing import Any, cast
+
+from sqlalchemy import (
+    ColumnElement,
+    Integer,
+    String,
+    Table,
+    Text,
+    Update,
+    and_,
+    bindparam,
+    insert,
+    literal_column,
+    select,
+    update,
+)
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql.dml import ReturningUpdate
+
+from message_exchange.db.base import UTCDateTime
+from message_exchange.jobs.models import AttemptOutcome, Job, JobAttempt, JobStatus
+
+# Core tables, and the per-job statements built once with bound parameters: they run for
+# every job, and building plus cache-keying a statement each time costs more than running it.
+_jobs = cast(Table, Job.__table__)
+_attempts = cast(Table, JobAttempt.__table__)
+
+# Literal status values keep the claim queries provably inside the partial indexes.
+_PENDING: ColumnElement[str] = literal_column("'pending'")
+_RUNNING: ColumnElement[str] = literal_column("'running'")
+
+
+@dataclass(frozen=True, slots=True)
+class Fence:
+    """What identifies one attempt of one job by one worker."""
+
+    job_id: str
+    worker_id: str
+    attempt: int
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimedJob:
+    """A job a worker now holds a lease on; ``attempt`` is this run's number (from 1)."""
+
+    id: str
+    kind: str
+    payload: dict[str, Any]
+    attempt: int
+    max_attempts: int
+    worker_id: str
+    lease_expires_at: datetime
+    reclaimed: bool
+
+    @property
+    def fence(self) -> Fence:
+        return Fence(self.id, self.worker_id, self.attempt)
+
+
+def _dialect(session: AsyncSession) -> str:
+    return session.get_bind().dialect.name
+
+
+def _time(name: str) -> Any:
+    return bindparam(name, type_=UTCDateTime())
+
+
+async def insert_jobs(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:
+    """Insert new jobs (dicts of ``Job`` column values) in the session's transaction."""
+    if rows:
+        await session.execute(insert(_jobs), list(rows))
+
+
+async def claim(
+    session: AsyncSession,
+    *,
+    worker_id: str,
+    limit: int,
+    now: datetime,
+    lease_until: datetime,
+    default_max_attempts: int,
+    include_expired: bool = True,
+) -> list[ClaimedJob]:
+    """Lease up to ``limit`` runnable jobs to ``worker_id`` and record their attempts.
+
+    Runnable: running with an expired lease (its worker died or stalled; that attempt is
+    recorded ``lease_expired``), then pending and due, oldest ``run_at`` first. A job whose
+    lease expired on its last allowed attempt goes dead instead of running again. The caller
+    commits before running anything, so the lease is visible to every other worker.
+    PostgreSQL skips rows other claimers have locked; SQLite serializes writers anyway.
+
+    ``include_expired=False`` saves the expired-lease query; a busy worker looks for expired
+    leases once per poll interval, not at every claim.
+    """
+    postgres = _dialect(session) == "postgresql"
+    claimed: list[ClaimedJob] = []
+    if limit <= 0:
+        return claimed
+    params = {"p_worker_id": worker_id, "p_now": now, "p_lease_until": lease_until}
+    if include_expired:
+        claimed += await _reclaim_expired(session, postgres, limit, params, default_max_attempts)
+    remaining = limit - len(claimed)
+    if remaining > 0:
+        rows = (await session.execute(_lease_due_statement(postgres), {**params, "p_limit": remaining})).all()
+        claimed += _claimed(rows, worker_id, lease_until, default_max_attempts, reclaimed=False)
+    if claimed:
+        await session.execute(
+            insert(_attempts),
+            [
+                {
+                    "job_id": job.id,
+                    "attempt": job.attempt,
+                    "worker_id": worker_id,
+                    "started_at": now,
+                    "finished_at": None,
+                    "outcome": AttemptOutcome.RUNNING.value,
+                    "error": None,
+                }
+                for job in claimed
+            ],
+        )
+    return claimed
+
+
+def _lease_values(statement: Update) -> ReturningUpdate[Any]:
+    return statement.values(
+        status=JobStatus.RUNNING.value,
+        locked_by=bindparam("p_worker_id", type_=String()),
+        lease_expires_at=_time("p_lease_until"),
+        attempts=_jobs.c.attempts + 1,
+        updated_at=_time("p_now"),
+    ).returning(_jobs.c.id, _jobs.c.kind, _jobs.c.payload, _jobs.c.attempts, _jobs.c.max_attempts)
+
+
+@cache
+def _lease_due_statement(postgres: bool) -> ReturningUpdate[Any]:
+    due = (
+        select(_jobs.c.id)
+        .where(_jobs.c.status == _PENDING, _jobs.c.run_at <= _time("p_now"))
+        .order_by(_jobs.c.run_at)
+        .limit(bindparam("p_limit", type_=Integer()))
+    )
+    if postgres:
+        due = due.with_for_update(skip_locked=True)
+    # A materialized CTE is evaluated once: the locked set is exactly the set updated. The
+    # status is checked again by the UPDATE itself, which re-reads a row changed meanwhile.
+    claimable = due.cte("claimable").prefix_with("MATERIALIZED")
+    return _lease_values(update(_jobs).where(_jobs.c.id == claimable.c.id, _jobs.c.status == _PENDING))
+
+
+def _claimed(
+    rows: Sequence[Any], worker_id: str, lease_until: datetime, default_max_attempts: int, *, reclaimed: bool
+) -> list[ClaimedJob]:
+    return [
+        ClaimedJob(
+            id=row.id,
+            kind=row.kind,
+            payload=row.payload,
+            attempt=row.attempts,
+            max_attempts=row.max_attempts or default_max_attempts,
+            worker_id=worker_id,
+            lease_expires_at=lease_until,
+            reclaimed=reclaimed,
+        )
+        for row in rows
+    ]
+
+
+async def _reclaim_expired(
+    session: AsyncSession, postgres: bool, limit: int, params: dict[str, Any], default_max_attempts: int
+) -> list[ClaimedJob]:
+    now: datetime = params["p_now"]
+    expired_query = (
+        select(_jobs.c.id, _jobs.c.attempts, _jobs.c.max_attempts)
+        .where(_jobs.c.status == _RUNNING, _jobs.c.lease_expires_at <= now)
+        .order_by(_jobs.c.lease_expires_at)
+        .limit(limit)
+    )
+    if postgres:
+        expired_query = expired_query.with_for_update(skip_locked=True)
+    expired = (await session.execute(expired_query)).all()
+    if not expired:
+        return []
+    await session.execute(
+        update(_attempts)
+        .where(
+            _attempts.c.job_id == bindparam("b_job_id"),
+            _attempts.c.attempt == bindparam("b_attempt"),
+            _attempts.c.outcome == AttemptOutcome.RUNNING.value,
+        )
+        .values(outcome=AttemptOutcome.LEASE_EXPIRED.value, finished_at=now, error="lease expired"),
+        [{"b_job_id": row.id, "b_attempt": row.attempts} for row in expired],
+    )
+    exhausted = {row.id: row.attempts for row in expired if row.attempts >= (row.max_attempts or default_max_attempts)}
+    for job_id, attempts in exhausted.items():
+        await session.execute(
+            update(_jobs)
+            .where(_jobs.c.id == job_id)
+            .values(
+                status=JobStatus.DEAD.value,
+                locked_by=None,
+                lease_expires_at=None,
+                finished_at=now,
+                updated_at=now,
+                last_error=f"lease expired on attempt {attempts}, the last allowed",
+            )
+        )
+    retry_ids = [row.id for row in expired if row.id not in exhausted]
+    if not retry_ids:
+        return []
+    rows = (
+        await session.execute(
+            _lease_values(update(_jobs).where(_jobs.c.id.in_(retry_ids), _jobs.c.status == _RUNNING)), params
+        )
+    ).all()
+    return _claimed(rows, params["p_worker_id"], params["p_lease_until"], default_max_attempts, reclaimed=True)
+
+
+# The fence: the job is still running under this worker's id and attempt number.
+_FENCED = and_(
+    _jobs.c.id == bindparam("f_job_id", type_=String()),
+    _jobs.c.status == _RUNNING,
+    _jobs.c.locked_by == bindparam("f_worker_id", type_=String()),
+    _jobs.c.attempts == bindparam("f_attempt", type_=Integer()),
+)
+
+
+def _fence_params(fence: Fence) -> dict[str, Any]:
+    return {"f_job_id": fence.job_id, "f_worker_id": fence.worker_id, "f_attempt": fence.attempt}
+
+
+_EXTEND_LEASE = (
+    update(_jobs)
+    .where(_FENCED)
+    .values(lease_expires_at=_time("p_lease_until"), updated_at=_time("p_now"))
+    .returning(_jobs.c.id)
+)
+
+
+async def extend_lease(session: AsyncSession, fence: Fence, *, now: datetime, lease_until: datetime) -> bool:
+    """Push the lease of a running attempt forward; False when the lease was lost."""
+    params = {**_fence_params(fence), "p_now": now, "p_lease_until": lease_until}
+    return (await session.execute(_EXTEND_LEASE, params)).first() is not None
+
+
+@cache
+def _settle_statements(outcome: AttemptOutcome, postgres: bool) -> tuple[ReturningUpdate[Any], ...]:
+    values: dict[str, Any] = {"locked_by": None, "lease_expires_at": None, "updated_at": _time("p_now")}
+    if outcome is AttemptOutcome.SUCCEEDED:
+        values.update(status=JobStatus.SUCCEEDED.value, finished_at=_time("p_now"))
+    elif outcome is AttemptOutcome.FAILED:
+        values.update(
+            status=JobStatus.PENDING.value, run_at=_time("p_retry_at"), last_error=bindparam("p_error", type_=Text())
+        )
+    elif outcome is AttemptOutcome.DEAD:
+        values.update(
+            status=JobStatus.DEAD.value, finished_at=_time("p_now"), last_error=bindparam("p_error", type_=Text())
+        )
+    else:
+        raise ValueError(f"an attempt cannot end as {outcome}")
+    settle_job = update(_jobs).where(_FENCED).values(**values).returning(_jobs.c.id)
+    attempt_values = {
+        "outcome": outcome.value,
+        "finished_at": _time("p_now"),
+        "error": bindparam("p_error", type_=Text()),
+    }
+    if postgres:
+        # One round trip: the attempt row is updated only if the fenced job update matched.
+        settled = settle_job.cte("settled")
+        return (
+            update(_attempts)
+            .where(_attempts.c.job_id == settled.c.id, _attempts.c.attempt == bindparam("f_attempt", type_=Integer()))
+            .values(**attempt_values)
+            .returning(_attempts.c.job_id),
+        )
+    settle_attempt = (
+        update(_attempts)
+        .where(
+            _attempts.c.job_id == bindparam("f_job_id", type_=String()),
+            _attempts.c.attempt == bindparam("f_attempt", type_=Integer()),
+        )
+        .values(**attempt_values)
+        .returning(_attempts.c.job_id)
+    )
+    return settle_job, settle_attempt
+
+
+async def settle(
+    session: AsyncSession,
+    fence: Fence,
+    *,
+    outcome: AttemptOutcome,
+    now: datetime,
+    error: str | None = None,
+    retry_at: datetime | None = None,
+) -> bool:
+    """Record how an attempt ended, fenced; False (nothing written) when the lease was lost.
+
+    ``succeeded`` finishes the job, ``failed`` makes it pending again at ``retry_at``,
+    ``dead`` gives up on it.
+    """
+    if outcome is AttemptOutcome.FAILED and retry_at is None:
+        raise ValueError("a failed attempt needs retry_at")
+    params = {**_fence_params(fence), "p_now": now, "p_error": error, "p_retry_at": retry_at}
+    for statement in _settle_statements(outcome, _dialect(session) == "postgresql"):
+        if (await session.execute(statement, params)).first() is None:
+            return False
+    return True
+
+
+async def get_job(session: AsyncSession, job_id: str) -> Job | None:
+    result = await session.execute(select(Job).where(Job.id == job_id))
+    return result.scalar_one_or_none()
+
+
+async def list_attempts(session: AsyncSession, job_id: str) -> Sequence[JobAttempt]:
+    result = await session.execute(select(JobAttempt).where(JobAttempt.job_id == job_id).order_by(JobAttempt.attempt))
+    return result.scalars().all()

@@ -1,0 +1,144 @@
+"""Enqueue jobs in the caller's transaction; read a job and its attempts; retry timing.
+
+A job is inserted in the caller's transaction and never committed here: it exists only if
+that transaction commits, which is what lets "store the message + its job" be atomic.
+
+Once a transaction that enqueued something commits, every worker of this process is woken
+(a SQLAlchemy ``after_commit`` hook calls the wakers workers register), so in-process jobs
+start within milliseconds instead of the next poll. Workers in other processes find them on
+their next poll (``MX_JOB_POLL_SECONDS``).
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable, Iterable, Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
+
+from message_exchange.core.logging import get_logger
+from message_exchange.core.sids import new_sid
+from message_exchange.db.base import utcnow
+from message_exchange.jobs import repository
+from message_exchange.jobs.models import SID_PREFIX, Job, JobAttempt, JobStatus
+
+log = get_logger("mx.jobs")
+
+Waker = Callable[[], None]
+
+_WAKERS: set[Waker] = set()
+_WAKE_ON_COMMIT = "mx_jobs_enqueued"
+
+
+def add_waker(waker: Waker) -> None:
+    """Call ``waker`` (thread-safe, non-blocking) after any transaction that enqueued commits."""
+    _WAKERS.add(waker)
+
+
+def remove_waker(waker: Waker) -> None:
+    _WAKERS.discard(waker)
+
+
+@event.listens_for(Session, "after_commit")
+def _wake_after_commit(session: Session) -> None:
+    if not session.info.pop(_WAKE_ON_COMMIT, False):
+        return
+    for waker in list(_WAKERS):
+        try:
+            waker()
+        except Exception:
+            log.exception("job waker failed")
+
+
+@event.listens_for(Session, "after_rollback")
+def _forget_after_rollback(session: Session) -> None:
+    session.info.pop(_WAKE_ON_COMMIT, None)
+
+
+async def enqueue(
+    session: AsyncSession,
+    kind: str,
+    payload: dict[str, Any],
+    *,
+    run_at: datetime | None = None,
+    max_attempts: int | None = None,
+    delay: float | timedelta | None = None,
+) -> str:
+    """Add a job to the caller's transaction and return its id.
+
+    ``run_at`` (aware) or ``delay`` (seconds or timedelta) schedule it for later; by default
+    it is due at once. ``max_attempts`` overrides the workers' MX_JOB_MAX_ATTEMPTS.
+    """
+    (job_id,) = await enqueue_many(session, kind, [payload], run_at=run_at, max_attempts=max_attempts, delay=delay)
+    return job_id
+
+
+async def enqueue_many(
+    session: AsyncSession,
+    kind: str,
+    payloads: Iterable[dict[str, Any]],
+    *,
+    run_at: datetime | None = None,
+    max_attempts: int | None = None,
+    delay: float | timedelta | None = None,
+) -> list[str]:
+    """Add one job of ``kind`` per payload in a single multi-row insert; their ids in order."""
+    if not kind or len(kind) > 64:
+        raise ValueError("a job kind is 1 to 64 characters")
+    if max_attempts is not None and max_attempts < 1:
+        raise ValueError("max_attempts must be at least 1")
+    if run_at is not None and delay is not None:
+        raise ValueError("give run_at or delay, not both")
+    if run_at is not None and run_at.tzinfo is None:
+        raise ValueError("run_at must be timezone-aware")
+    now = utcnow()
+    if delay is not None:
+        run_at = now + (delay if isinstance(delay, timedelta) else timedelta(seconds=delay))
+    rows: list[dict[str, Any]] = []
+    for payload in payloads:
+        if not isinstance(payload, dict):
+            raise TypeError("a job payload is a JSON object (dict)")
+        rows.append(
+            {
+                "id": new_sid(SID_PREFIX),
+                "kind": kind,
+                "payload": payload,
+                "status": JobStatus.PENDING.value,
+                "attempts": 0,
+                "max_attempts": max_attempts,
+                "run_at": run_at or now,
+                "lease_expires_at": None,
+                "locked_by": None,
+                "last_error": None,
+                "created_at": now,
+                "updated_at": now,
+                "finished_at": None,
+            }
+        )
+    await repository.insert_jobs(session, rows)
+    if rows:
+        session.sync_session.info[_WAKE_ON_COMMIT] = True
+    return [row["id"] for row in rows]
+
+
+def backoff_delay(attempt: int, base: float, cap: float, *, rng: random.Random | None = None) -> float:
+    """Seconds to wait after failed attempt ``attempt`` (from 1): full jitter.
+
+    Uniform in ``[0, min(cap, base * 2 ** (attempt - 1))]``, so retries of many jobs that
+    failed together (a peer was down) spread out instead of arriving in waves.
+    """
+    ceiling = min(cap, base * 2.0 ** min(max(attempt - 1, 0), 64))
+    return rng.uniform(0.0, ceiling) if rng is not None else random.uniform(0.0, ceiling)
+
+
+async def get_job(session: AsyncSession, job_id: str) -> Job | None:
+    return await repository.get_job(session, job_id)
+
+
+async def list_attempts(session: AsyncSession, job_id: str) -> Sequence[JobAttempt]:
+    """Every attempt of a job, first to last."""
+    return await repository.list_attempts(session, job_id)
