@@ -15,6 +15,8 @@ from message_exchange.core.families import install_exception_handlers
 from message_exchange.core.middleware import BodyLimitMiddleware, RequestContextMiddleware
 from message_exchange.core.system_routes import router as system_router
 from message_exchange.db.engine import create_engine, create_session_factory
+from message_exchange.numbers.routes import router as numbers_router
+from message_exchange.webhooks.routes import router as webhooks_router
 
 if TYPE_CHECKING:
     from message_exchange.jobs.worker import Worker
@@ -54,6 +56,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_exception_handlers(app)
     app.include_router(system_router)
     app.include_router(accounts_router)
+    app.include_router(numbers_router)
+    app.include_router(webhooks_router)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(RequestContextMiddleware)
     return app

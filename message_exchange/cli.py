@@ -6,55 +6,22 @@ import asyncio
 import json
 import signal
 import sys
-from collections.abc import Awaitable, Callable
-from typing import Annotated, TypeVar
+from typing import Annotated
 
 import typer
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from message_exchange.config import Settings
+from message_exchange.cli_support import in_transaction, prepare_schema, settings_from_env
 from message_exchange.core.crypto import SecretBox
-from message_exchange.core.errors import MXError
-from message_exchange.core.logging import configure_logging
 from message_exchange.db import migrate
-from message_exchange.db.engine import create_engine, create_session_factory
+from message_exchange.numbers import cli as numbers_cli
 
 app = typer.Typer(help="Message Exchange: a self-hosted messaging exchange.", no_args_is_help=True)
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 accounts_app = typer.Typer(help="Accounts and auth tokens.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(accounts_app, name="accounts")
-
-T = TypeVar("T")
-
-
-def _settings() -> Settings:
-    settings = Settings()
-    configure_logging(settings.log_level, json=settings.log_json)
-    return settings
-
-
-def _prepare_schema(settings: Settings) -> None:
-    if settings.migrate_on_start:
-        migrate.upgrade(settings.resolved_database_url)
-
-
-def _in_transaction(settings: Settings, work: Callable[[AsyncSession, SecretBox], Awaitable[T]]) -> T:
-    """Run ``work`` in one committed transaction; an MXError becomes a clean exit 1."""
-
-    async def run() -> T:
-        engine = create_engine(settings.resolved_database_url)
-        try:
-            async with create_session_factory(engine)() as session, session.begin():
-                return await work(session, SecretBox(settings.fernet_key))
-        finally:
-            await engine.dispose()
-
-    try:
-        return asyncio.run(run())
-    except MXError as exc:
-        typer.echo(f"error: {exc.message}", err=True)
-        raise typer.Exit(1) from None
+app.add_typer(numbers_cli.app, name="numbers")
 
 
 @app.command()
@@ -67,8 +34,8 @@ def serve(
 
     from message_exchange.app import create_app
 
-    settings = _settings()
-    _prepare_schema(settings)
+    settings = settings_from_env()
+    prepare_schema(settings)
     # uvicorn shuts down gracefully on SIGTERM, then re-raises the signal on itself; this
     # handler (restored by uvicorn before it re-raises) turns that into a clean exit 0.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
@@ -89,15 +56,15 @@ def worker() -> None:
     """Run a job worker process (share the work of a PostgreSQL deployment across machines)."""
     from message_exchange.jobs.worker import run_worker
 
-    settings = _settings()
-    _prepare_schema(settings)
+    settings = settings_from_env()
+    prepare_schema(settings)
     asyncio.run(run_worker(settings))
 
 
 @db_app.command("upgrade")
 def db_upgrade() -> None:
     """Apply all migrations to MX_DATABASE_URL."""
-    settings = _settings()
+    settings = settings_from_env()
     migrate.upgrade(settings.resolved_database_url)
     typer.echo("database is up to date")
 
@@ -113,8 +80,8 @@ def accounts_create(
     """Create an account and print its sid and auth token."""
     from message_exchange.accounts import service
 
-    settings = _settings()
-    _prepare_schema(settings)
+    settings = settings_from_env()
+    prepare_schema(settings)
 
     async def work(session: AsyncSession, box: SecretBox) -> tuple[str, str]:
         account, token = await service.create_account(
@@ -125,7 +92,7 @@ def accounts_create(
         )
         return account.sid, token
 
-    sid, token = _in_transaction(settings, work)
+    sid, token = in_transaction(settings, work)
     if as_json:
         typer.echo(json.dumps({"sid": sid, "auth_token": token}))
     else:
@@ -139,8 +106,8 @@ def accounts_list(
     """List every account (tokens masked)."""
     from message_exchange.accounts import service
 
-    settings = _settings()
-    _prepare_schema(settings)
+    settings = settings_from_env()
+    prepare_schema(settings)
 
     async def work(session: AsyncSession, _box: SecretBox) -> list[dict[str, str | None]]:
         return [
@@ -155,7 +122,7 @@ def accounts_list(
             for a in await service.list_all(session)
         ]
 
-    rows = _in_transaction(settings, work)
+    rows = in_transaction(settings, work)
     if as_json:
         typer.echo(json.dumps(rows))
         return
@@ -172,12 +139,12 @@ def accounts_rotate_token(
     """Replace an account's auth token; the old one stops working at once."""
     from message_exchange.accounts import service
 
-    settings = _settings()
-    _prepare_schema(settings)
+    settings = settings_from_env()
+    prepare_schema(settings)
 
     async def work(session: AsyncSession, box: SecretBox) -> str:
         account = await service.get_by_sid(session, sid)
         return await service.rotate_token(session, box, account)
 
-    token = _in_transaction(settings, work)
+    token = in_transaction(settings, work)
     typer.echo(json.dumps({"sid": sid, "auth_token": token}) if as_json else f"auth_token: {token}")

@@ -59,6 +59,12 @@ class Settings(BaseSettings):
             return self.database_url
         return f"sqlite+aiosqlite:///{(self.data_dir / 'mx.db').resolve()}"
 
+    webhook_allow_private: bool = Field(
+        default=False, description="Let webhooks target private/loopback addresses (tests, closed networks)."
+    )
+    webhook_timeout_seconds: float = Field(default=10.0, gt=0, description="Timeout of one webhook request.")
+    webhook_max_attempts: int = Field(default=8, ge=1, description="Attempts before a webhook delivery gives up.")
+
     @field_validator("job_modules", mode="before")
     @classmethod
     def _split_modules(cls, value: object) -> object:
