@@ -1,0 +1,220 @@
+"""The ``webhook.deliver`` job: send one delivery, record the attempt, decide what next.
+
+Outcomes of one run:
+
+- 2xx → ``delivered`` (any response hook of the delivery's purpose runs, see
+  :func:`on_response`);
+- no response (connection refused, reset, timeout), 5xx or 429 → retried after
+  ``backoff_delay(http_attempts)`` (exponential, full jitter, MX_JOB_BACKOFF_* settings)
+  until MX_WEBHOOK_MAX_ATTEMPTS HTTP attempts, then ``failed``;
+- any other status (3xx, 4xx) → ``failed`` at once; so is a target the SSRF guard refuses.
+
+Attempt rows and the delivery's status are written in their own short transaction right
+after the request, *not* in the job's transaction: the worker rolls a handler's writes
+back when it raises to ask for a retry, and the attempt must be recorded either way. (On
+SQLite the job's session is not touched before that, so there is one writer at a time.)
+
+Order. Deliveries of one ``(resource_sid, url)`` arrive in creation order: a delivery whose
+predecessor is still ``pending`` does not send; it asks the queue to run it again
+(:class:`RetryLater`) shortly after the predecessor's next scheduled run, so it waits about
+as many times as the predecessor is tried rather than polling. Such a wait is a job attempt
+but not an HTTP attempt: the delivery's budget counts only requests actually sent, and its
+backoff is computed from them, so waiting neither shortens a delivery's retries nor
+lengthens its backoff. (The job gets a generous ceiling, ``JOB_MAX_ATTEMPTS``, for that.)
+A predecessor whose job ended without settling the delivery (it died on an unexpected
+error) no longer holds the line.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from message_exchange.accounts import service as accounts
+from message_exchange.core.crypto import SecretBox
+from message_exchange.core.logging import get_logger
+from message_exchange.db.base import utcnow
+from message_exchange.jobs import service as jobs
+from message_exchange.jobs.models import JobStatus
+from message_exchange.jobs.registry import JobContext, PermanentJobError, RetryLater, job_handler
+from message_exchange.webhooks.client import WebhookResult, send_webhook
+from message_exchange.webhooks.guard import WebhookRefused
+from message_exchange.webhooks.models import DeliveryStatus, WebhookAttempt, WebhookDelivery
+from message_exchange.webhooks.repository import WebhookRepository
+from message_exchange.webhooks.service import DELIVER_JOB
+
+log = get_logger("mx.webhooks")
+
+# How long a delivery waits when its predecessor is being sent right now, and at most.
+ORDER_WAIT_RUNNING_SECONDS = 0.25
+ORDER_WAIT_MIN_SECONDS = 0.05
+ORDER_WAIT_MAX_SECONDS = 60.0
+MAX_STORED_BODY_CHARS = 4096
+
+ResponseHook = Callable[[AsyncSession, WebhookDelivery, WebhookResult], Awaitable[None]]
+_RESPONSE_HOOKS: dict[str, ResponseHook] = {}
+
+
+def on_response(purpose: str) -> Callable[[ResponseHook], ResponseHook]:
+    """Register what to do with a 2xx response of deliveries of ``purpose`` (e.g. run an RCML reply).
+
+    The hook runs in the job's transaction (``session``), so what it writes or enqueues
+    commits exactly once, together with the job's completion. It must not commit.
+    """
+
+    def register(hook: ResponseHook) -> ResponseHook:
+        _RESPONSE_HOOKS[purpose] = hook
+        return hook
+
+    return register
+
+
+def _own_session(ctx: JobContext) -> AsyncSession:
+    return AsyncSession(ctx.session.bind, expire_on_commit=False, autoflush=False)
+
+
+async def _order_wait(repo: WebhookRepository, delivery: WebhookDelivery) -> float | None:
+    """Seconds to wait for an earlier pending delivery of the same resource and URL, or None."""
+    blocker = await repo.earliest_pending_before(delivery)
+    if blocker is None or blocker.job_id is None:
+        return None
+    job = await jobs.get_job(repo.session, blocker.job_id)
+    if job is None or job.status in (JobStatus.SUCCEEDED.value, JobStatus.DEAD.value):
+        return None
+    if job.status == JobStatus.RUNNING.value:
+        return ORDER_WAIT_RUNNING_SECONDS
+    until = (job.run_at - utcnow()).total_seconds() + ORDER_WAIT_MIN_SECONDS
+    return min(max(until, ORDER_WAIT_MIN_SECONDS), ORDER_WAIT_MAX_SECONDS)
+
+
+@job_handler(DELIVER_JOB)
+async def deliver(ctx: JobContext, payload: dict[str, Any]) -> None:
+    sid = str(payload.get("delivery_sid", ""))
+    async with _own_session(ctx) as session, session.begin():
+        repo = WebhookRepository(session)
+        delivery = await repo.get(sid)
+        if delivery is None:
+            raise PermanentJobError(f"webhook delivery {sid} not found")
+        if delivery.status != DeliveryStatus.PENDING.value:
+            return  # settled by an earlier run whose job completion was lost
+        wait = await _order_wait(repo, delivery)
+        account = await accounts.get_by_sid(session, delivery.account_sid)
+        token = accounts.auth_token_of(SecretBox(ctx.settings.fernet_key), account)
+    if wait is not None:
+        if ctx.is_last_attempt:
+            await _settle(ctx, sid, None, "gave up waiting for an earlier delivery of the same resource and URL")
+            raise PermanentJobError("gave up waiting for an earlier delivery")
+        raise RetryLater(wait, "an earlier delivery of the same resource and URL is still pending")
+
+    started = utcnow()
+    try:
+        result = await send_webhook(
+            delivery.url, delivery.method, delivery.params, auth_token=token, settings=ctx.settings
+        )
+    except WebhookRefused as exc:
+        await _record(ctx, sid, started, None, exc.message, final=DeliveryStatus.FAILED)
+        raise PermanentJobError(f"webhook refused: {exc.message}") from None
+    except Exception as exc:  # a bug or an odd transport failure: an attempt like any other
+        log.exception("webhook request raised", delivery_sid=sid)
+        result = WebhookResult(
+            url=delivery.url, status_code=None, body="", content_type=None, duration_ms=0, error=repr(exc)[:2000]
+        )
+
+    error = result.error or (None if result.ok else f"HTTP {result.status_code}")
+    if result.ok:
+        final: DeliveryStatus | None = DeliveryStatus.DELIVERED
+    elif not result.retryable:
+        final = DeliveryStatus.FAILED
+    else:
+        final = None
+    attempts = await _record(
+        ctx, sid, started, result, error, final=final, max_attempts=ctx.settings.webhook_max_attempts
+    )
+    log.info(
+        "webhook attempt",
+        delivery_sid=sid,
+        attempt=attempts.number,
+        status_code=result.status_code,
+        error=result.error,
+        duration_ms=result.duration_ms,
+        outcome=attempts.status,
+    )
+    if attempts.status == DeliveryStatus.DELIVERED.value:
+        hook = _RESPONSE_HOOKS.get(delivery.purpose)
+        if hook is not None:
+            await hook(ctx.session, delivery, result)
+        return
+    if attempts.status == DeliveryStatus.FAILED.value:
+        raise PermanentJobError(f"webhook delivery failed after {attempts.number} attempt(s): {error}")
+    raise RetryLater(
+        jobs.backoff_delay(
+            attempts.number, ctx.settings.job_backoff_base_seconds, ctx.settings.job_backoff_max_seconds
+        ),
+        f"attempt {attempts.number} failed: {error}",
+    )
+
+
+class _Recorded:
+    __slots__ = ("number", "status")
+
+    def __init__(self, number: int, status: str) -> None:
+        self.number = number
+        self.status = status
+
+
+async def _record(
+    ctx: JobContext,
+    sid: str,
+    started: Any,
+    result: WebhookResult | None,
+    error: str | None,
+    *,
+    final: DeliveryStatus | None,
+    max_attempts: int | None = None,
+) -> _Recorded:
+    """Write the attempt and the delivery's new state in their own transaction."""
+    async with _own_session(ctx) as session, session.begin():
+        repo = WebhookRepository(session)
+        delivery = await repo.get(sid, for_update=True)
+        if delivery is None:
+            raise PermanentJobError(f"webhook delivery {sid} not found")
+        number = delivery.attempts + 1
+        await repo.add_attempt(
+            WebhookAttempt(
+                delivery_sid=sid,
+                attempt=number,
+                started_at=started,
+                duration_ms=result.duration_ms if result else 0,
+                status_code=result.status_code if result else None,
+                error=error,
+                response_body=result.body[:MAX_STORED_BODY_CHARS] if result and result.body else None,
+            )
+        )
+        now = utcnow()
+        if final is None and (ctx.is_last_attempt or (max_attempts is not None and number >= max_attempts)):
+            final = DeliveryStatus.FAILED
+        if delivery.status == DeliveryStatus.PENDING.value:
+            delivery.attempts = number
+            delivery.last_status_code = result.status_code if result else None
+            delivery.last_error = error
+            delivery.updated_at = now
+            if final is not None:
+                delivery.status = final.value
+                delivery.finished_at = now
+        await session.flush()
+        return _Recorded(number, delivery.status)
+
+
+async def _settle(ctx: JobContext, sid: str, status_code: int | None, error: str) -> None:
+    """Mark a delivery failed without an attempt (it never got to send)."""
+    async with _own_session(ctx) as session, session.begin():
+        delivery = await WebhookRepository(session).get(sid, for_update=True)
+        if delivery is not None and delivery.status == DeliveryStatus.PENDING.value:
+            now = utcnow()
+            delivery.status = DeliveryStatus.FAILED.value
+            delivery.last_status_code = status_code
+            delivery.last_error = error
+            delivery.updated_at = delivery.finished_at = now
+            await session.flush()

@@ -1,0 +1,89 @@
+"""All SQL about webhook deliveries and their attempts."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import ColumnElement, and_, func, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from message_exchange.webhooks.models import DeliveryStatus, WebhookAttempt, WebhookDelivery
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryFilter:
+    account_sid: str
+    resource_sid: str | None = None
+    purpose: str | None = None
+    status: str | None = None
+
+
+class WebhookRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def add(self, delivery: WebhookDelivery) -> None:
+        self.session.add(delivery)
+        await self.session.flush()
+
+    async def get(self, sid: str, *, for_update: bool = False) -> WebhookDelivery | None:
+        query = select(WebhookDelivery).where(WebhookDelivery.sid == sid)
+        if for_update:
+            query = query.with_for_update()
+        return (await self.session.execute(query)).scalar_one_or_none()
+
+    async def earliest_pending_before(self, delivery: WebhookDelivery) -> WebhookDelivery | None:
+        """The oldest still-pending delivery of the same (resource, url) created before ``delivery``."""
+        d = WebhookDelivery
+        query = (
+            select(d)
+            .where(
+                d.resource_sid == delivery.resource_sid,
+                d.url == delivery.url,
+                d.status == DeliveryStatus.PENDING.value,
+                d.sid != delivery.sid,
+                or_(
+                    d.created_at < delivery.created_at,
+                    and_(d.created_at == delivery.created_at, d.sid < delivery.sid),
+                ),
+            )
+            .order_by(d.created_at, d.sid)
+            .limit(1)
+        )
+        return (await self.session.execute(query)).scalar_one_or_none()
+
+    async def add_attempt(self, attempt: WebhookAttempt) -> None:
+        self.session.add(attempt)
+        await self.session.flush()
+
+    async def attempts(self, delivery_sid: str) -> list[WebhookAttempt]:
+        query = (
+            select(WebhookAttempt).where(WebhookAttempt.delivery_sid == delivery_sid).order_by(WebhookAttempt.attempt)
+        )
+        return list((await self.session.execute(query)).scalars())
+
+    def _filtered(self, flt: DeliveryFilter) -> list[ColumnElement[bool]]:
+        conditions = [WebhookDelivery.account_sid == flt.account_sid]
+        if flt.resource_sid is not None:
+            conditions.append(WebhookDelivery.resource_sid == flt.resource_sid)
+        if flt.purpose is not None:
+            conditions.append(WebhookDelivery.purpose == flt.purpose)
+        if flt.status is not None:
+            conditions.append(WebhookDelivery.status == flt.status)
+        return conditions
+
+    async def count(self, flt: DeliveryFilter) -> int:
+        query = select(func.count()).select_from(WebhookDelivery).where(*self._filtered(flt))
+        return int((await self.session.execute(query)).scalar_one())
+
+    async def page(self, flt: DeliveryFilter, *, offset: int, limit: int) -> Sequence[WebhookDelivery]:
+        """Newest first (the order a user debugging callbacks wants)."""
+        query = (
+            select(WebhookDelivery)
+            .where(*self._filtered(flt))
+            .order_by(WebhookDelivery.created_at.desc(), WebhookDelivery.sid.desc())
+            .offset(offset)
+            .limit(limit)
+        )
+        return list((await self.session.execute(query)).scalars())

@@ -1,0 +1,40 @@
+"""Settings and fakes for tests that run the delivery pipeline for real (worker + HTTP)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from message_exchange.config import Settings
+from message_exchange.webhooks.client import close_clients
+from tests.fakes.callback_sink import CallbackSink
+
+
+def pipeline_settings(database_url: str, tmp_path: Path, secret_key: str, **overrides: Any) -> Settings:
+    """Loopback webhook targets allowed (the sink), fast retries, three HTTP attempts per delivery."""
+    values: dict[str, Any] = {
+        "data_dir": tmp_path,
+        "database_url": database_url,
+        "secret_key": secret_key,
+        "run_workers": False,
+        "log_json": True,
+        "webhook_allow_private": True,
+        "webhook_timeout_seconds": 2.0,
+        "webhook_max_attempts": 3,
+        "job_backoff_base_seconds": 0.01,
+        "job_backoff_max_seconds": 0.05,
+        "job_poll_seconds": 0.02,
+        "sandbox_delivery_delay_seconds": 0.0,
+    }
+    values.update(overrides)
+    return Settings(**values)
+
+
+@pytest.fixture
+async def sink() -> AsyncIterator[CallbackSink]:
+    async with CallbackSink() as server:
+        yield server
+        await close_clients()  # before the sink stops: it then has no keep-alive connection to wait for
