@@ -15,7 +15,9 @@ from message_exchange.core.families import install_exception_handlers
 from message_exchange.core.middleware import BodyLimitMiddleware, RequestContextMiddleware
 from message_exchange.core.system_routes import router as system_router
 from message_exchange.db.engine import create_engine, create_session_factory
+from message_exchange.messages.routes import routers as messages_routers
 from message_exchange.numbers.routes import router as numbers_router
+from message_exchange.webhooks.client import close_clients
 from message_exchange.webhooks.routes import router as webhooks_router
 
 if TYPE_CHECKING:
@@ -42,6 +44,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         finally:
             if worker is not None:
                 await worker.stop()
+            await close_clients()
             await engine.dispose()
 
     app = FastAPI(
@@ -58,6 +61,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(accounts_router)
     app.include_router(numbers_router)
     app.include_router(webhooks_router)
+    for messages_router in messages_routers:
+        app.include_router(messages_router)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(RequestContextMiddleware)
     return app

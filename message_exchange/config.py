@@ -65,6 +65,10 @@ class Settings(BaseSettings):
     webhook_timeout_seconds: float = Field(default=10.0, gt=0, description="Timeout of one webhook request.")
     webhook_max_attempts: int = Field(default=8, ge=1, description="Attempts before a webhook delivery gives up.")
 
+    sandbox_delivery_delay_seconds: float = Field(
+        default=0.5, ge=0, description="How long the sandbox carrier takes to report a delivery receipt."
+    )
+
     @field_validator("job_modules", mode="before")
     @classmethod
     def _split_modules(cls, value: object) -> object:

@@ -32,7 +32,7 @@ from message_exchange.db.registry import metadata
 
 TEST_SECRET_KEY = Fernet.generate_key().decode()
 
-pytest_plugins = ["tests.support.accounts"]
+pytest_plugins = ["tests.support.accounts", "tests.support.pipeline"]
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

@@ -34,7 +34,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from message_exchange.config import Settings
 
 # Handler modules of the package itself, imported by every worker. Domains add theirs here.
-BUILTIN_HANDLER_MODULES: tuple[str, ...] = ()
+BUILTIN_HANDLER_MODULES: tuple[str, ...] = (
+    "message_exchange.webhooks.handlers",
+    "message_exchange.messages.dispatch",
+    "message_exchange.carriers.sandbox",
+)
 
 
 @dataclass(frozen=True, slots=True)

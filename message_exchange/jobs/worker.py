@@ -92,16 +92,17 @@ class Worker:
         self._main: asyncio.Task[None] | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self._stopping = False
+        # Handlers register on import; a worker knows every kind it may claim before it claims.
+        load_handler_modules(settings.job_modules)
 
     @property
     def running_jobs(self) -> int:
         return len(self._tasks)
 
     async def start(self) -> None:
-        """Import handler modules, then claim and run jobs in the background until :meth:`stop`."""
+        """Claim and run jobs in the background until :meth:`stop`."""
         if self._main is not None:
             raise RuntimeError("worker already started")
-        load_handler_modules(self.settings.job_modules)
         self._loop = asyncio.get_running_loop()
         self._wake_event = asyncio.Event()
         self._stopping = False

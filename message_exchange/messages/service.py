@@ -1,0 +1,254 @@
+"""Sending, status changes and reading messages. Never commits; knows no HTTP.
+
+A send stores the message ``queued`` and enqueues its dispatch job in the caller's
+transaction, so an accepted message is never lost. Every status change goes through
+:func:`record_status`: one row update and, when the message has a status callback, one
+callback delivery — in the order the changes happened.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from message_exchange.accounts.models import Account
+from message_exchange.core.errors import BadRequest, NotFound
+from message_exchange.core.paging import PageRequest, ensure_page_exists
+from message_exchange.core.sids import new_sid
+from message_exchange.core.sorting import Sort
+from message_exchange.db.base import utcnow
+from message_exchange.encoding import BodyError, count_segments, validate_body
+from message_exchange.jobs.service import enqueue
+from message_exchange.messages.addresses import ChannelAddress
+from message_exchange.messages.models import SID_PREFIX, Message
+from message_exchange.messages.repository import SORTABLE, MessageFilter, MessageRepository
+from message_exchange.messages.status import CALLBACK_STATUSES, MessageStatus, advance
+from message_exchange.webhooks.service import enqueue_delivery
+
+DISPATCH_JOB = "message.dispatch"
+API_VERSION = "2012-04-24"
+TWILIO_API_VERSION = "2010-04-01"
+MAX_MEDIA = 10
+MESSAGE_SORTS = tuple(SORTABLE)
+DEFAULT_SORT = Sort(attribute="DateCreated", descending=False)
+
+
+@dataclass(frozen=True, slots=True)
+class ParamNames:
+    """How an API family spells the send parameters, so a 400 names what the client sent."""
+
+    from_: str = "from"
+    to: str = "to"
+    body: str = "body"
+    media: str = "media_list"
+    callback: str = "status_callback"
+    callback_method: str = "status_callback_method"
+    # The Messages API document: "The default method is GET"; Twilio's default is POST.
+    default_callback_method: str = "GET"
+
+
+MESSAGES_API = ParamNames()
+TWILIO_API = ParamNames("From", "To", "Body", "MediaUrl", "StatusCallback", "StatusCallbackMethod", "POST")
+
+
+@dataclass(frozen=True, slots=True)
+class Draft:
+    """A validated message to send."""
+
+    sender: ChannelAddress
+    recipient: ChannelAddress
+    body: str
+    media: list[dict[str, Any]]
+    status_callback: str | None
+    status_callback_method: str
+    created_via: str
+
+
+@dataclass(frozen=True, slots=True)
+class MessageQuery:
+    page: PageRequest
+    flt: MessageFilter
+    sort: Sort = DEFAULT_SORT
+
+
+@dataclass(frozen=True, slots=True)
+class StatusEvent:
+    status: MessageStatus
+    error_code: int | None = None
+    error_message: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def _absolute_url(value: str, *, param: str) -> str:
+    text = value.strip()
+    if not text.startswith(("http://", "https://")) or len(text) > 2048 or " " in text:
+        raise BadRequest(f"{param} must be an absolute http(s) URL", param=param, code=21609)
+    return text
+
+
+def parse_media_list(raw: str | None, *, param: str = "media_list") -> list[dict[str, Any]]:
+    """``[{"url": …, "content_type"|"content-type": …}]`` → normalised list; bad → 400."""
+    if raw is None or not raw.strip():
+        return []
+    problem = f"{param} must be a JSON array of {{url, content_type}}"
+    try:
+        items = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        raise BadRequest(problem, param=param) from None
+    if not isinstance(items, list):
+        raise BadRequest(problem, param=param)
+    media: list[dict[str, Any]] = []
+    for item in items:
+        if not isinstance(item, dict) or not isinstance(item.get("url"), str):
+            raise BadRequest(f"each {param} item needs a url", param=param)
+        content_type = item.get("content_type", item.get("content-type"))
+        if content_type is not None and not isinstance(content_type, str):
+            raise BadRequest(f"{param} content_type must be a string", param=param)
+        media.append({"url": item["url"], "content_type": content_type})
+    return media
+
+
+def build_draft(
+    *,
+    sender: ChannelAddress,
+    recipient: ChannelAddress,
+    body: str | None,
+    media: list[dict[str, Any]],
+    status_callback: str | None,
+    status_callback_method: str | None,
+    created_via: str,
+    names: ParamNames,
+) -> Draft:
+    """Check everything but the addresses (parsed by the caller, in its family's syntax)."""
+    if sender.channel != recipient.channel:
+        raise BadRequest(f"{names.from_} and {names.to} must use the same channel", param=names.to)
+    if len(media) > MAX_MEDIA:
+        raise BadRequest(f"{names.media} takes at most {MAX_MEDIA} items", param=names.media, code=21623)
+    media = [{**item, "url": _absolute_url(item["url"], param=names.media)} for item in media]
+    text = body or ""
+    if not text and not media:
+        raise BadRequest(f"A message needs a {names.body} or media", param=names.body, code=21602)
+    try:
+        validate_body(text)
+    except BodyError as exc:
+        raise BadRequest(f"{names.body}: {exc}", param=names.body, code=exc.code) from None
+    method = (status_callback_method or names.default_callback_method).strip().upper()
+    if method not in ("GET", "POST"):
+        raise BadRequest(f"{names.callback_method} must be GET or POST", param=names.callback_method)
+    return Draft(
+        sender=sender,
+        recipient=recipient,
+        body=text,
+        media=media,
+        status_callback=_absolute_url(status_callback, param=names.callback) if status_callback else None,
+        status_callback_method=method,
+        created_via=created_via,
+    )
+
+
+async def send_message(session: AsyncSession, account: Account, draft: Draft) -> Message:
+    """Store ``draft`` as a ``queued`` message and enqueue its dispatch — all or nothing."""
+    now = utcnow()
+    message = Message(
+        sid=new_sid(SID_PREFIX),
+        account_sid=account.sid,
+        direction="outbound-api",
+        channel=draft.recipient.channel,
+        from_address=draft.sender.address,
+        to_address=draft.recipient.address,
+        body=draft.body,
+        media=draft.media,
+        num_segments=count_segments(draft.body) if draft.body else 1,
+        status=MessageStatus.QUEUED,
+        price_unit="USD",
+        status_callback=draft.status_callback,
+        status_callback_method=draft.status_callback_method,
+        api_version=TWILIO_API_VERSION if draft.created_via == "twilio" else API_VERSION,
+        created_via=draft.created_via,
+        date_created=now,
+        date_updated=now,
+    )
+    await MessageRepository(session).add(message)
+    await enqueue(session, DISPATCH_JOB, {"sid": message.sid})
+    return message
+
+
+def callback_params(message: Message) -> dict[str, str | list[str]]:
+    """The status callback's parameters (the document's, plus Twilio's aliases)."""
+    as_uri = message.created_via == "messages"
+    sender = f"{message.channel}:{message.from_address}" if as_uri else message.from_address
+    recipient = f"{message.channel}:{message.to_address}" if as_uri else message.to_address
+    params: dict[str, str | list[str]] = {
+        "MessageSid": message.sid,
+        "SmsSid": message.sid,
+        "MessageStatus": message.status,
+        "SmsStatus": message.status,
+        "AccountSid": message.account_sid,
+        "From": sender,
+        "To": recipient,
+        "Body": message.body,
+        "ApiVersion": message.api_version,
+    }
+    if message.error_code is not None:
+        params["ErrorCode"] = str(message.error_code)
+    if message.media:
+        params["MediaUrl"] = [item["url"] for item in message.media]
+        params["MediaType"] = [item.get("content_type") or "" for item in message.media]
+    return params
+
+
+async def record_status(session: AsyncSession, message: Message, event: StatusEvent) -> bool:
+    """Apply ``event`` if it moves the message forward; enqueue its callback. False if ignored."""
+    moved = advance(MessageStatus(message.status), event.status)
+    if moved is None:
+        return False
+    now = utcnow()
+    message.status = moved
+    message.date_updated = now
+    if event.error_code is not None:
+        message.error_code = event.error_code
+        message.error_message = event.error_message
+    for key, value in event.extra.items():
+        setattr(message, key, value)
+    if moved is MessageStatus.SENT and message.date_sent is None:
+        message.date_sent = now
+    await session.flush()
+    if message.status_callback and moved in CALLBACK_STATUSES:
+        await enqueue_delivery(
+            session,
+            account_sid=message.account_sid,
+            resource_sid=message.sid,
+            purpose="status_callback",
+            url=message.status_callback,
+            method=message.status_callback_method,
+            params=callback_params(message),
+        )
+    return True
+
+
+async def apply_carrier_report(
+    session: AsyncSession, carrier: str, carrier_message_id: str, event: StatusEvent
+) -> bool:
+    """A delivery receipt from ``carrier``; False when no message carries that id (yet)."""
+    message = await MessageRepository(session).by_carrier_id(carrier, carrier_message_id)
+    if message is None:
+        return False
+    await record_status(session, message, event)
+    return True
+
+
+async def get_message(session: AsyncSession, account: Account, sid: str) -> Message:
+    message = await MessageRepository(session).get_for_account(account.sid, sid)
+    if message is None:
+        raise NotFound(f"Message {sid} not found", code=20404)
+    return message
+
+
+async def list_messages(session: AsyncSession, query: MessageQuery) -> tuple[int, list[Message]]:
+    repo = MessageRepository(session)
+    total = await repo.count(query.flt)
+    ensure_page_exists(query.page, total)
+    return total, await repo.page(query.flt, query.sort, offset=query.page.offset, limit=query.page.page_size)

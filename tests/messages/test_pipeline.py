@@ -1,0 +1,143 @@
+"""Send → dispatch → sandbox carrier → receipt → signed status callbacks, through a real worker."""
+
+from __future__ import annotations
+
+import asyncio
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from sqlalchemy import func, select
+from twilio.request_validator import RequestValidator
+
+from message_exchange.jobs.models import Job
+from message_exchange.jobs.worker import Worker
+from tests.fakes.callback_sink import CallbackSink
+from tests.support.accounts import Creds
+
+FINAL = {"delivered", "undelivered", "failed"}
+
+
+async def _send(client: httpx.AsyncClient, root: Creds, to: str, callback: str, **extra: str) -> str:
+    data = {"from": "sms:+19876543210", "to": f"sms:{to}", "body": "Hello", "status_callback": callback}
+    data.update(extra)
+    response = await client.post(f"/api/2012-04-24/Accounts/{root.sid}/Messages", data=data, auth=root.auth)
+    assert response.status_code == 200, response.text
+    return str(response.json()["sid"])
+
+
+async def _drain(app: FastAPI, timeout: float = 20.0) -> None:
+    """Run jobs until none is left unfinished (the sandbox's receipts and the callbacks included)."""
+    worker = Worker(app.state.settings, app.state.session_factory)
+    deadline = asyncio.get_running_loop().time() + timeout
+    while asyncio.get_running_loop().time() < deadline:
+        if await worker.run_pending() == 0:
+            async with app.state.session_factory() as session:
+                unfinished = (
+                    await session.execute(
+                        select(func.count()).select_from(Job).where(Job.status.in_(("pending", "running")))
+                    )
+                ).scalar_one()
+            if unfinished == 0:
+                return
+            await asyncio.sleep(0.02)
+    raise AssertionError("jobs still unfinished")
+
+
+async def _message(client: httpx.AsyncClient, root: Creds, sid: str) -> dict[str, object]:
+    response = await client.get(f"/api/2012-04-24/Accounts/{root.sid}/Messages/{sid}.json", auth=root.auth)
+    body: dict[str, object] = response.json()
+    return body
+
+
+@pytest.mark.parametrize(
+    "to,statuses,error_code",
+    [
+        ("+13216540987", ["sending", "sent", "delivered"], None),
+        ("+15005550002", ["sending", "sent", "undelivered"], 30003),
+        ("+15005550001", ["sending", "failed"], 21211),
+        ("+15005550003", ["sending", "failed"], 30007),
+    ],
+)
+async def test_status_callbacks_in_order_and_signed(
+    client: httpx.AsyncClient,
+    app: FastAPI,
+    root: Creds,
+    sink: CallbackSink,
+    to: str,
+    statuses: list[str],
+    error_code: int | None,
+) -> None:
+    sid = await _send(client, root, to, sink.url("/status"), status_callback_method="POST")
+    await _drain(app)
+    message = await _message(client, root, sid)
+    assert message["status"] == statuses[-1]
+    assert message["error_code"] == error_code
+    if "sent" in statuses:
+        assert message["date_sent"] is not None
+    received = await sink.wait_for(len(statuses), path="/status")
+    assert [r.form["MessageStatus"] for r in received] == statuses
+    validator = RequestValidator(root.token)
+    for request in received:
+        assert request.method == "POST"
+        form = request.form
+        assert form["MessageSid"] == sid == form["SmsSid"] and form["AccountSid"] == root.sid
+        assert form["From"] == "sms:+19876543210" and form["To"] == f"sms:{to}" and form["Body"] == "Hello"
+        assert form["SmsStatus"] == form["MessageStatus"] and form["ApiVersion"] == "2012-04-24"
+        assert validator.validate(request.url, form, request.headers["x-twilio-signature"])
+    assert ("ErrorCode" in received[-1].form) == (error_code is not None)
+    if error_code is not None:
+        assert received[-1].form["ErrorCode"] == str(error_code)
+
+
+async def test_callback_by_get_is_the_default(
+    client: httpx.AsyncClient, app: FastAPI, root: Creds, sink: CallbackSink
+) -> None:
+    sid = await _send(client, root, "+13216540987", sink.url("/get"))
+    await _drain(app)
+    received = await sink.wait_for(3, path="/get")
+    assert {r.method for r in received} == {"GET"}
+    assert [dict(r.query)["MessageStatus"] for r in received] == ["sending", "sent", "delivered"]
+    assert all(dict(r.query)["MessageSid"] == sid for r in received)
+
+
+async def test_a_failing_callback_target_still_gets_every_event_once_in_order(
+    client: httpx.AsyncClient, app: FastAPI, root: Creds, sink: CallbackSink
+) -> None:
+    sink.respond("/flaky", status=500, times=2)
+    sid = await _send(client, root, "+13216540987", sink.url("/flaky"), status_callback_method="POST")
+    await _drain(app)
+    received = sink.requests_to("/flaky")
+    ok = [r.form["MessageStatus"] for r in received[2:]]
+    assert [r.form["MessageStatus"] for r in received[:2]] == ["sending", "sending"]
+    assert ok == ["sending", "sent", "delivered"]
+    deliveries = await client.get(
+        f"/restcomm/2012-04-24/Accounts/{root.sid}/WebhookDeliveries.json", params={"ResourceSid": sid}, auth=root.auth
+    )
+    assert deliveries.status_code == 200
+    assert deliveries.json()["total"] == 3
+
+
+async def test_media_on_sms_fails_and_dispatch_runs_once(
+    client: httpx.AsyncClient, app: FastAPI, root: Creds, sink: CallbackSink
+) -> None:
+    sid = await _send(client, root, "+13216540987", sink.url("/m"), media_list='[{"url": "https://example.com/a.png"}]')
+    await _drain(app)
+    message = await _message(client, root, sid)
+    assert message["status"] == "failed" and message["error_code"] == 21620
+    async with app.state.session_factory() as session:
+        kinds = dict((await session.execute(select(Job.kind, func.count()).group_by(Job.kind))).all())
+    assert kinds.get("message.dispatch") == 1 and "sandbox.receipt" not in kinds
+
+
+async def test_no_callback_url_means_no_deliveries(client: httpx.AsyncClient, app: FastAPI, root: Creds) -> None:
+    response = await client.post(
+        f"/api/2012-04-24/Accounts/{root.sid}/Messages",
+        data={"from": "sms:+19876543210", "to": "sms:+13216540987", "body": "hi"},
+        auth=root.auth,
+    )
+    await _drain(app)
+    assert (await _message(client, root, response.json()["sid"]))["status"] == "delivered"
+    async with app.state.session_factory() as session:
+        kinds = [k for (k,) in (await session.execute(select(Job.kind))).all()]
+    assert sorted(kinds) == ["message.dispatch", "sandbox.receipt"]
