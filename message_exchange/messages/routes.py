@@ -44,7 +44,7 @@ async def send_message(
         created_via="messages",
         names=service.MESSAGES_API,
     )
-    message = await service.send_message(session, account, draft)
+    message = await service.send_message(session, account, draft, service.MESSAGES_API)
     return render_resource(parse_format(fmt), "Message", message_resource(message, prefix=_prefix(request)))
 
 

@@ -26,6 +26,7 @@ from message_exchange.messages.addresses import ChannelAddress
 from message_exchange.messages.models import SID_PREFIX, Message
 from message_exchange.messages.repository import SORTABLE, MessageFilter, MessageRepository
 from message_exchange.messages.status import CALLBACK_STATUSES, MessageStatus, advance
+from message_exchange.numbers.service import find_by_phone_number
 from message_exchange.webhooks.service import enqueue_delivery
 
 DISPATCH_JOB = "message.dispatch"
@@ -149,8 +150,24 @@ def build_draft(
     )
 
 
-async def send_message(session: AsyncSession, account: Account, draft: Draft) -> Message:
+async def check_sender(session: AsyncSession, account: Account, draft: Draft, names: ParamNames) -> None:
+    """A numeric sender must be a number of ``account`` able to use the channel (21606)."""
+    if draft.sender.alphanumeric:
+        return
+    number = await find_by_phone_number(session, draft.sender.address)
+    capable = number is not None and (number.mms_capable if draft.sender.channel == "mms" else number.sms_capable)
+    if number is None or number.account_sid != account.sid or not capable:
+        raise BadRequest(
+            f"{names.from_} {draft.sender.address} is not a {draft.sender.channel.upper()}-capable number "
+            f"of account {account.sid}",
+            param=names.from_,
+            code=21606,
+        )
+
+
+async def send_message(session: AsyncSession, account: Account, draft: Draft, names: ParamNames) -> Message:
     """Store ``draft`` as a ``queued`` message and enqueue its dispatch — all or nothing."""
+    await check_sender(session, account, draft, names)
     now = utcnow()
     message = Message(
         sid=new_sid(SID_PREFIX),

@@ -12,6 +12,8 @@ from sqlalchemy import update
 from message_exchange.messages.models import Message
 from tests.support.accounts import Creds, MakeAccount
 
+pytestmark = pytest.mark.usefixtures("root_numbers")
+
 
 def _url(account: str) -> str:
     return f"/api/2012-04-24/Accounts/{account}/Messages"

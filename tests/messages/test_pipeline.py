@@ -15,6 +15,8 @@ from message_exchange.jobs.worker import Worker
 from tests.fakes.callback_sink import CallbackSink
 from tests.support.accounts import Creds
 
+pytestmark = pytest.mark.usefixtures("root_numbers")
+
 FINAL = {"delivered", "undelivered", "failed"}
 
 

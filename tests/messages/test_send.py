@@ -9,7 +9,9 @@ from sqlalchemy import func, select
 
 from message_exchange.jobs.models import Job
 from message_exchange.messages.models import Message
-from tests.support.accounts import Creds, MakeAccount
+from tests.support.accounts import Creds, MakeAccount, OwnNumber
+
+pytestmark = pytest.mark.usefixtures("root_numbers")
 
 
 async def _counts(app: FastAPI) -> tuple[int, int]:
@@ -126,9 +128,15 @@ async def test_other_tenants_account_is_404(client: httpx.AsyncClient, root: Cre
     assert (await client.get(f"{_url(stranger.sid)}/{mine['sid']}", auth=stranger.auth)).status_code == 404
 
 
-async def test_parent_sends_for_child(client: httpx.AsyncClient, root: Creds, make_account: MakeAccount) -> None:
+async def test_parent_sends_for_child(
+    client: httpx.AsyncClient, root: Creds, make_account: MakeAccount, own_number: OwnNumber
+) -> None:
     child = await make_account(root)
     data = {"from": "sms:+19876543210", "to": "sms:+13216540987", "body": "x"}
+    not_the_childs = await client.post(_url(child.sid), data=data, auth=root.auth)
+    assert not_the_childs.status_code == 400 and not_the_childs.json()["code"] == 21606
+    await own_number(child, "+19876500000")
+    data["from"] = "sms:+19876500000"
     sent = await client.post(_url(child.sid), data=data, auth=root.auth)
     assert sent.status_code == 200 and sent.json()["account_sid"] == child.sid
     assert (await client.get(f"{_url(child.sid)}/{sent.json()['sid']}.json", auth=child.auth)).status_code == 200
@@ -142,3 +150,23 @@ async def test_xml_send(client: httpx.AsyncClient, root: Creds) -> None:
     )
     assert response.status_code == 200
     assert b"<Message><Sid>SM" in response.content and b"<Body>a&lt;b</Body>" in response.content
+
+
+async def test_sender_must_be_an_owned_capable_number(
+    client: httpx.AsyncClient, app: FastAPI, root: Creds, make_account: MakeAccount, own_number: OwnNumber
+) -> None:
+    stranger = await make_account()
+    await own_number(stranger, "+19876511111")
+    await own_number(root, "+19876522222", mms_capable=False)
+    for sender in ("sms:+19876599999", "sms:+19876511111", "mms:+19876522222"):
+        recipient = sender.split(":")[0] + ":+13216540987"
+        response = await client.post(
+            _url(root.sid), data={"from": sender, "to": recipient, "body": "x"}, auth=root.auth
+        )
+        assert response.status_code == 400, sender
+        assert response.json()["code"] == 21606 and "from" in response.json()["message"]
+    assert await _counts(app) == (0, 0)
+    ok = await client.post(
+        _url(root.sid), data={"from": "sms:+19876522222", "to": "sms:+13216540987", "body": "x"}, auth=root.auth
+    )
+    assert ok.status_code == 200

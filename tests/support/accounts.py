@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import Any
 
 import httpx
 import pytest
 from fastapi import FastAPI
 
 from message_exchange.accounts import service
+from message_exchange.numbers import service as numbers_service
 
 
 @dataclass(frozen=True)
@@ -51,3 +53,19 @@ def make_account(app: FastAPI) -> MakeAccount:
 @pytest.fixture
 async def root(make_account: MakeAccount) -> Creds:
     return await make_account()
+
+
+OwnNumber = Callable[..., Awaitable[None]]
+
+
+@pytest.fixture
+def own_number(app: FastAPI) -> OwnNumber:
+    """Give an account phone numbers (what a sender needs before it may send from them)."""
+
+    async def own(account: Creds, *numbers: str, **options: Any) -> None:
+        async with app.state.session_factory() as session, session.begin():
+            owner = await service.get_by_sid(session, account.sid)
+            for number in numbers:
+                await numbers_service.add_number(session, owner, numbers_service.NewNumber(number, **options))
+
+    return own
