@@ -16,6 +16,8 @@ from message_exchange.core.middleware import BodyLimitMiddleware, RequestContext
 from message_exchange.core.system_routes import router as system_router
 from message_exchange.db.engine import create_engine, create_session_factory
 from message_exchange.messages.routes import routers as messages_routers
+from message_exchange.messages.sms_routes import router as sms_router
+from message_exchange.messages.twilio_routes import router as twilio_router
 from message_exchange.numbers.routes import router as numbers_router
 from message_exchange.webhooks.client import close_clients
 from message_exchange.webhooks.routes import router as webhooks_router
@@ -63,6 +65,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(webhooks_router)
     for messages_router in messages_routers:
         app.include_router(messages_router)
+    app.include_router(sms_router)
+    app.include_router(twilio_router)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(RequestContextMiddleware)
     return app

@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from message_exchange.core.dates import rfc2822
 from message_exchange.messages.models import Message
+from message_exchange.messages.service import TWILIO_API_VERSION
 
 
 class SendMessageParams(BaseModel):
@@ -52,4 +53,57 @@ def message_resource(message: Message, *, prefix: str) -> dict[str, Any]:
         "api_version": message.api_version,
         "media_list": [{"url": m["url"], "content-type": m.get("content_type")} for m in message.media],
         "uri": message_uri(prefix, message),
+    }
+
+
+TWILIO_BASE = "/2010-04-01"
+SMS_BASE = "/restcomm/2012-04-24"
+
+
+def twilio_message_uri(message: Message) -> str:
+    return f"{TWILIO_BASE}/Accounts/{message.account_sid}/Messages/{message.sid}.json"
+
+
+def twilio_resource(message: Message) -> dict[str, Any]:
+    """Twilio's Message resource (what the official ``twilio`` client parses)."""
+    return {
+        "account_sid": message.account_sid,
+        "api_version": TWILIO_API_VERSION,
+        "body": message.body,
+        "date_created": rfc2822(message.date_created),
+        "date_sent": rfc2822(message.date_sent),
+        "date_updated": rfc2822(message.date_updated),
+        "direction": "inbound" if message.direction in ("inbound", "incoming") else message.direction,
+        "error_code": message.error_code,
+        "error_message": message.error_message,
+        "from": message.from_address,
+        "messaging_service_sid": None,
+        "num_media": str(len(message.media)),
+        "num_segments": str(message.num_segments),
+        "price": message.price,
+        "price_unit": message.price_unit,
+        "sid": message.sid,
+        "status": message.status,
+        "to": message.to_address,
+        "uri": twilio_message_uri(message),
+    }
+
+
+def sms_resource(message: Message) -> dict[str, Any]:
+    """Restcomm's classic SMS message: plain numbers, RFC 2822 dates."""
+    return {
+        "sid": message.sid,
+        "date_created": rfc2822(message.date_created),
+        "date_updated": rfc2822(message.date_updated),
+        "date_sent": rfc2822(message.date_sent),
+        "account_sid": message.account_sid,
+        "from": message.from_address,
+        "to": message.to_address,
+        "body": message.body,
+        "status": message.status,
+        "direction": message.direction,
+        "price": message.price,
+        "price_unit": message.price_unit,
+        "api_version": message.api_version,
+        "uri": f"{SMS_BASE}/Accounts/{message.account_sid}/SMS/Messages/{message.sid}.json",
     }

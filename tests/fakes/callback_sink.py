@@ -35,10 +35,11 @@ from dataclasses import dataclass, field
 from types import TracebackType
 from urllib.parse import parse_qsl
 
-import uvicorn
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
+
+from tests.fakes.loopback import LoopbackServer
 
 
 @dataclass(frozen=True)
@@ -96,8 +97,7 @@ class CallbackSink:
         self._queued: dict[str, deque[Reply]] = {}
         self._standing: dict[str, Reply] = {}
         self._arrived = asyncio.Condition()
-        self._server: uvicorn.Server | None = None
-        self._task: asyncio.Task[None] | None = None
+        self._server: LoopbackServer | None = None
 
     # -- scripting -------------------------------------------------------------------------
 
@@ -184,31 +184,14 @@ class CallbackSink:
         await response(scope, receive, send)
 
     async def start(self) -> None:
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind((self.host, 0))
-        self.port = sock.getsockname()[1]
-        config = uvicorn.Config(
-            self._app,
-            interface="asgi3",
-            proxy_headers=False,
-            log_level="warning",
-            access_log=False,
-            lifespan="off",
-            timeout_graceful_shutdown=1,
-        )
-        self._server = uvicorn.Server(config)
-        self._task = asyncio.create_task(self._server.serve(sockets=[sock]))
-        while not self._server.started:
-            if self._task.done():
-                self._task.result()
-            await asyncio.sleep(0.005)
+        self._server = LoopbackServer(self._app, host=self.host)
+        await self._server.start()
+        self.port = self._server.port
 
     async def stop(self) -> None:
-        if self._server is not None and self._task is not None:
-            self._server.should_exit = True
-            await self._task
-        self._server = self._task = None
+        if self._server is not None:
+            await self._server.stop()
+        self._server = None
 
     async def __aenter__(self) -> CallbackSink:
         await self.start()
