@@ -66,7 +66,7 @@ async def list_accounts(
     )
     total, accounts = await service.list_visible(session, caller, query)
     items = [account_resource(a, service.masked_token(box, a)) for a in accounts]
-    filters = [(k, v) for k, v in params.multi_items() if k not in ("Page", "PageSize")]
+    filters = params.multi_items()
     return render_page(
         parse_format(fmt),
         Page(request=query.page, total=total, items=items),

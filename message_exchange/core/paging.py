@@ -27,7 +27,8 @@ RESTCOMM_NULL = "null"
 # No list is anywhere near this long; a page beyond it would overflow SQL's 64-bit OFFSET.
 MAX_OFFSET = 2**53
 _WHOLE_NUMBER = re.compile(r"-?[0-9]+", re.ASCII)
-_PAGING_PARAMS = ("Page", "PageSize")
+# PageToken: Twilio clients send it; our pages are numbered, so links drop it.
+_PAGING_PARAMS = ("Page", "PageSize", "PageToken")
 
 
 @dataclass(frozen=True, slots=True)

@@ -74,7 +74,7 @@ async def list_messages(
         parse_format(fmt),
         Page(request=query.page, total=total, items=[message_resource(m, prefix=prefix) for m in messages]),
         uri=f"{prefix}/Accounts/{account.sid}/Messages{fmt}",
-        query=[(k, v) for k, v in params.multi_items() if k not in ("Page", "PageSize")],
+        query=params.multi_items(),
         list_key="messages",
         list_tag="Messages",
         item_tag="Message",

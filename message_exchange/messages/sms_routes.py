@@ -77,7 +77,7 @@ async def list_sms(
         parse_format(fmt),
         Page(request=query.page, total=total, items=[sms_resource(m) for m in messages]),
         uri=f"{SMS_BASE}/Accounts/{account.sid}/SMS/Messages{fmt}",
-        query=[(k, v) for k, v in params.multi_items() if k not in ("Page", "PageSize")],
+        query=params.multi_items(),
         list_key="messages",
         list_tag="SMSMessages",
         item_tag="SMSMessage",

@@ -81,7 +81,7 @@ async def list_messages(account_sid: str, request: Request, session: DBSession, 
     envelope = page_envelope(
         Page(request=query.page, total=total, items=[twilio_resource(m) for m in messages]),
         uri=f"{TWILIO_BASE}/Accounts/{account.sid}/Messages.json",
-        query=[(k, v) for k, v in params.multi_items() if k not in ("Page", "PageSize", "PageToken")],
+        query=params.multi_items(),
         list_key="messages",
         null_link=None,
     )

@@ -118,7 +118,7 @@ async def list_numbers(
         friendly_name=_name_filter(friendly_name),
     )
     total, numbers = await service.list_numbers(session, account, query)
-    filters = [(k, v) for k, v in params.multi_items() if k not in ("Page", "PageSize")]
+    filters = params.multi_items()
     return render_page(
         parse_format(fmt),
         Page(request=query.page, total=total, items=[number_resource(n) for n in numbers]),

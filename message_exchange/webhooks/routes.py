@@ -52,7 +52,7 @@ async def list_deliveries(
         page=parse_page_request(params), resource_sid=resource_sid or None, purpose=purpose or None, status=status
     )
     total, deliveries = await service.list_deliveries(session, caller, account_sid, query)
-    filters = [(k, v) for k, v in params.multi_items() if k not in ("Page", "PageSize")]
+    filters = params.multi_items()
     return render_page(
         parse_format(fmt),
         Page(request=query.page, total=total, items=[delivery_resource(d) for d in deliveries]),
