@@ -68,6 +68,11 @@ class Settings(BaseSettings):
     sandbox_delivery_delay_seconds: float = Field(
         default=0.5, ge=0, description="How long the sandbox carrier takes to report a delivery receipt."
     )
+    help_reply: str = Field(
+        default="Reply STOP to unsubscribe.",
+        min_length=1,
+        description="Auto reply to an inbound HELP or INFO (opt-out keywords).",
+    )
 
     @field_validator("job_modules", mode="before")
     @classmethod

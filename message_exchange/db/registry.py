@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from message_exchange.accounts import models as _accounts  # noqa: F401
 from message_exchange.db.base import Base
+from message_exchange.inbound import models as _inbound  # noqa: F401
 from message_exchange.jobs import models as _jobs  # noqa: F401
 from message_exchange.messages import models as _messages  # noqa: F401
 from message_exchange.numbers import models as _numbers  # noqa: F401

@@ -38,6 +38,7 @@ BUILTIN_HANDLER_MODULES: tuple[str, ...] = (
     "message_exchange.webhooks.handlers",
     "message_exchange.messages.dispatch",
     "message_exchange.carriers.sandbox",
+    "message_exchange.inbound.handlers",
 )
 
 

@@ -21,6 +21,7 @@ from message_exchange.core.sids import new_sid
 from message_exchange.core.sorting import Sort
 from message_exchange.db.base import utcnow
 from message_exchange.encoding import BodyError, count_segments, validate_body
+from message_exchange.inbound.optout import ensure_not_opted_out
 from message_exchange.jobs.service import enqueue
 from message_exchange.messages.addresses import ChannelAddress
 from message_exchange.messages.models import SID_PREFIX, Message
@@ -168,6 +169,7 @@ async def check_sender(session: AsyncSession, account: Account, draft: Draft, na
 async def send_message(session: AsyncSession, account: Account, draft: Draft, names: ParamNames) -> Message:
     """Store ``draft`` as a ``queued`` message and enqueue its dispatch — all or nothing."""
     await check_sender(session, account, draft, names)
+    await ensure_not_opted_out(session, draft.sender.address, draft.recipient.address, param=names.to)
     now = utcnow()
     message = Message(
         sid=new_sid(SID_PREFIX),

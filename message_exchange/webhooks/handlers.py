@@ -8,6 +8,8 @@ Outcomes of one run:
   ``backoff_delay(http_attempts)`` (exponential, full jitter, MX_JOB_BACKOFF_* settings)
   until MX_WEBHOOK_MAX_ATTEMPTS HTTP attempts, then ``failed``;
 - any other status (3xx, 4xx) → ``failed`` at once; so is a target the SSRF guard refuses.
+  Whenever a delivery ends ``failed``, any failure hook of its purpose runs (see
+  :func:`on_failure`).
 
 Attempt rows and the delivery's status are written in their own short transaction right
 after the request, *not* in the job's transaction: the worker rolls a handler's writes
@@ -69,6 +71,30 @@ def on_response(purpose: str) -> Callable[[ResponseHook], ResponseHook]:
         return hook
 
     return register
+
+
+FailureHook = Callable[[AsyncSession, WebhookDelivery], Awaitable[None]]
+_FAILURE_HOOKS: dict[str, FailureHook] = {}
+
+
+def on_failure(purpose: str) -> Callable[[FailureHook], FailureHook]:
+    """Register what to do when a delivery of ``purpose`` has finally failed (e.g. try a fallback URL).
+
+    The hook runs in the transaction that marks the delivery ``failed``, so what it writes
+    or enqueues commits exactly once, together with that status. It must not commit.
+    """
+
+    def register(hook: FailureHook) -> FailureHook:
+        _FAILURE_HOOKS[purpose] = hook
+        return hook
+
+    return register
+
+
+async def _run_failure_hook(session: AsyncSession, delivery: WebhookDelivery) -> None:
+    hook = _FAILURE_HOOKS.get(delivery.purpose)
+    if hook is not None:
+        await hook(session, delivery)
 
 
 def _own_session(ctx: JobContext) -> AsyncSession:
@@ -203,6 +229,8 @@ async def _record(
             if final is not None:
                 delivery.status = final.value
                 delivery.finished_at = now
+                if final is DeliveryStatus.FAILED:
+                    await _run_failure_hook(session, delivery)
         await session.flush()
         return _Recorded(number, delivery.status)
 
@@ -217,4 +245,5 @@ async def _settle(ctx: JobContext, sid: str, status_code: int | None, error: str
             delivery.last_status_code = status_code
             delivery.last_error = error
             delivery.updated_at = delivery.finished_at = now
+            await _run_failure_hook(session, delivery)
             await session.flush()

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-
 import httpx
 import pytest
 from fastapi import FastAPI
@@ -11,9 +9,9 @@ from sqlalchemy import func, select
 from twilio.request_validator import RequestValidator
 
 from message_exchange.jobs.models import Job
-from message_exchange.jobs.worker import Worker
 from tests.fakes.callback_sink import CallbackSink
 from tests.support.accounts import Creds
+from tests.support.pipeline import drain
 
 pytestmark = pytest.mark.usefixtures("root_numbers")
 
@@ -26,24 +24,6 @@ async def _send(client: httpx.AsyncClient, root: Creds, to: str, callback: str, 
     response = await client.post(f"/api/2012-04-24/Accounts/{root.sid}/Messages", data=data, auth=root.auth)
     assert response.status_code == 200, response.text
     return str(response.json()["sid"])
-
-
-async def _drain(app: FastAPI, timeout: float = 20.0) -> None:
-    """Run jobs until none is left unfinished (the sandbox's receipts and the callbacks included)."""
-    worker = Worker(app.state.settings, app.state.session_factory)
-    deadline = asyncio.get_running_loop().time() + timeout
-    while asyncio.get_running_loop().time() < deadline:
-        if await worker.run_pending() == 0:
-            async with app.state.session_factory() as session:
-                unfinished = (
-                    await session.execute(
-                        select(func.count()).select_from(Job).where(Job.status.in_(("pending", "running")))
-                    )
-                ).scalar_one()
-            if unfinished == 0:
-                return
-            await asyncio.sleep(0.02)
-    raise AssertionError("jobs still unfinished")
 
 
 async def _message(client: httpx.AsyncClient, root: Creds, sid: str) -> dict[str, object]:
@@ -71,7 +51,7 @@ async def test_status_callbacks_in_order_and_signed(
     error_code: int | None,
 ) -> None:
     sid = await _send(client, root, to, sink.url("/status"), status_callback_method="POST")
-    await _drain(app)
+    await drain(app)
     message = await _message(client, root, sid)
     assert message["status"] == statuses[-1]
     assert message["error_code"] == error_code
@@ -96,7 +76,7 @@ async def test_callback_by_get_is_the_default(
     client: httpx.AsyncClient, app: FastAPI, root: Creds, sink: CallbackSink
 ) -> None:
     sid = await _send(client, root, "+13216540987", sink.url("/get"))
-    await _drain(app)
+    await drain(app)
     received = await sink.wait_for(3, path="/get")
     assert {r.method for r in received} == {"GET"}
     assert [dict(r.query)["MessageStatus"] for r in received] == ["sending", "sent", "delivered"]
@@ -108,7 +88,7 @@ async def test_a_failing_callback_target_still_gets_every_event_once_in_order(
 ) -> None:
     sink.respond("/flaky", status=500, times=2)
     sid = await _send(client, root, "+13216540987", sink.url("/flaky"), status_callback_method="POST")
-    await _drain(app)
+    await drain(app)
     received = sink.requests_to("/flaky")
     ok = [r.form["MessageStatus"] for r in received[2:]]
     assert [r.form["MessageStatus"] for r in received[:2]] == ["sending", "sending"]
@@ -124,7 +104,7 @@ async def test_media_on_sms_fails_and_dispatch_runs_once(
     client: httpx.AsyncClient, app: FastAPI, root: Creds, sink: CallbackSink
 ) -> None:
     sid = await _send(client, root, "+13216540987", sink.url("/m"), media_list='[{"url": "https://example.com/a.png"}]')
-    await _drain(app)
+    await drain(app)
     message = await _message(client, root, sid)
     assert message["status"] == "failed" and message["error_code"] == 21620
     async with app.state.session_factory() as session:
@@ -138,7 +118,7 @@ async def test_no_callback_url_means_no_deliveries(client: httpx.AsyncClient, ap
         data={"from": "sms:+19876543210", "to": "sms:+13216540987", "body": "hi"},
         auth=root.auth,
     )
-    await _drain(app)
+    await drain(app)
     assert (await _message(client, root, response.json()["sid"]))["status"] == "delivered"
     async with app.state.session_factory() as session:
         kinds = [k for (k,) in (await session.execute(select(Job.kind))).all()]

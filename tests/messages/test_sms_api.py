@@ -9,8 +9,8 @@ import pytest
 from fastapi import FastAPI
 
 from tests.fakes.callback_sink import CallbackSink
-from tests.messages.test_pipeline import _drain
 from tests.support.accounts import Creds
+from tests.support.pipeline import drain
 
 pytestmark = pytest.mark.usefixtures("root_numbers")
 
@@ -72,7 +72,7 @@ async def test_classic_callbacks_use_plain_numbers(
         data={"From": "+19876543210", "To": "+13216540987", "Body": "Hi", "StatusCallback": sink.url("/cb")},
         auth=root.auth,
     )
-    await _drain(app)
+    await drain(app)
     received = await sink.wait_for(3, path="/cb")
     assert {r.method for r in received} == {"POST"}  # classic default, as Twilio
     assert received[-1].form["From"] == "+19876543210" and received[-1].form["MessageStatus"] == "delivered"

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from fastapi import FastAPI
+from sqlalchemy import func, select
 
 from message_exchange.config import Settings
+from message_exchange.jobs.models import Job
+from message_exchange.jobs.worker import Worker
 from message_exchange.webhooks.client import close_clients
 from tests.fakes.callback_sink import CallbackSink
 
@@ -38,3 +43,21 @@ async def sink() -> AsyncIterator[CallbackSink]:
     async with CallbackSink() as server:
         yield server
         await close_clients()  # before the sink stops: it then has no keep-alive connection to wait for
+
+
+async def drain(app: FastAPI, timeout: float = 20.0) -> None:
+    """Run jobs until none is left unfinished (the sandbox's receipts and the callbacks included)."""
+    worker = Worker(app.state.settings, app.state.session_factory)
+    deadline = asyncio.get_running_loop().time() + timeout
+    while asyncio.get_running_loop().time() < deadline:
+        if await worker.run_pending() == 0:
+            async with app.state.session_factory() as session:
+                unfinished = (
+                    await session.execute(
+                        select(func.count()).select_from(Job).where(Job.status.in_(("pending", "running")))
+                    )
+                ).scalar_one()
+            if unfinished == 0:
+                return
+            await asyncio.sleep(0.02)
+    raise AssertionError("jobs still unfinished")
