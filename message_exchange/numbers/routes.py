@@ -144,18 +144,8 @@ async def create_number(
     body: Annotated[NumberCreate, Depends(_coded_body(NumberCreate))],
 ) -> Response:
     account = await accounts.get_visible(session, caller, account_sid)
-    new = service.NewNumber(
-        phone_number=body.phone_number,
-        friendly_name=body.friendly_name,
-        sms_url=body.sms_url,
-        sms_method=body.sms_method,
-        sms_fallback_url=body.sms_fallback_url,
-        sms_fallback_method=body.sms_fallback_method,
-        status_callback=body.status_callback,
-        status_callback_method=body.status_callback_method,
-        sms_capable=body.sms_capable,
-        mms_capable=body.mms_capable,
-    )
+    # The body model's fields are the service's, by name.
+    new = service.NewNumber(**body.model_dump())
     return _render(fmt, await service.add_number(session, account, new), 201)
 
 
@@ -180,17 +170,7 @@ async def update_number(
 ) -> Response:
     account = await accounts.get_visible(session, caller, account_sid)
     number = await service.get_owned(session, account, sid)
-    changes = service.NumberChanges(
-        friendly_name=body.friendly_name,
-        sms_url=body.sms_url,
-        sms_method=body.sms_method,
-        sms_fallback_url=body.sms_fallback_url,
-        sms_fallback_method=body.sms_fallback_method,
-        status_callback=body.status_callback,
-        status_callback_method=body.status_callback_method,
-        sms_capable=body.sms_capable,
-        mms_capable=body.mms_capable,
-    )
+    changes = service.NumberChanges(**body.model_dump())
     return _render(fmt, await service.update_number(session, number, changes))
 
 
