@@ -66,12 +66,11 @@ async def list_accounts(
     )
     total, accounts = await service.list_visible(session, caller, query)
     items = [account_resource(a, service.masked_token(box, a)) for a in accounts]
-    filters = params.multi_items()
     return render_page(
         parse_format(fmt),
         Page(request=query.page, total=total, items=items),
         uri=f"{API_BASE}/Accounts{fmt or '.json'}",
-        query=filters,
+        query=params.multi_items(),
         list_key="accounts",
         list_tag="Accounts",
         item_tag="Account",

@@ -14,28 +14,12 @@ from typing import Any, TypeVar
 import orjson
 from fastapi import Request
 from pydantic import BaseModel, ValidationError
-from starlette.convertors import Convertor, register_url_convertor
 
 from message_exchange.core.errors import BadRequest, UnsupportedMediaType
 
 M = TypeVar("M", bound=BaseModel)
 
 FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
-
-
-class _SidConvertor(Convertor[str]):
-    """A path segment matched lazily, so a following ``{fmt:fmt}`` keeps its ``.json``."""
-
-    regex = r"[^/]+?"
-
-    def convert(self, value: str) -> str:
-        return value
-
-    def to_string(self, value: str) -> str:
-        return value
-
-
-register_url_convertor("sid", _SidConvertor())
 
 
 def _scalar(value: Any) -> str:

@@ -2,8 +2,8 @@
 
 Restcomm routes are declared as ``/Accounts{fmt:fmt}``: the ``fmt`` convertor matches an
 optional ``.json`` or ``.xml`` suffix, so one route serves all three spellings and the
-OpenAPI document still lists it once. A path segment before the suffix must use a lazy
-convertor (``{sid:sid}``, registered in :mod:`message_exchange.core.params`); the default
+OpenAPI document still lists it once. A path segment before the suffix must use the lazy
+``sid`` convertor, also registered here (``/Accounts/{sid:sid}{fmt:fmt}``); the default
 ``{sid}`` is greedy and would swallow the suffix.
 
 Values render the same way in both formats: ``None`` is JSON ``null`` and an empty XML
@@ -42,6 +42,21 @@ class _FormatConvertor(Convertor[str]):
 
 
 register_url_convertor("fmt", _FormatConvertor())
+
+
+class _SidConvertor(Convertor[str]):
+    """A path segment matched lazily, so a following ``{fmt:fmt}`` keeps its ``.json``."""
+
+    regex = r"[^/]+?"
+
+    def convert(self, value: str) -> str:
+        return value
+
+    def to_string(self, value: str) -> str:
+        return value
+
+
+register_url_convertor("sid", _SidConvertor())
 
 
 def parse_format(suffix: str) -> Format:

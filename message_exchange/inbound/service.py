@@ -2,7 +2,8 @@
 
 ::
 
-    await receive(session, InboundMessage("smpp-main", "0a1b2c", "+15551230000", "+15559870000", "hi"))
+    inbound = InboundMessage("smpp-main", "0a1b2c", "+15551230000", "+15559870000", "hi")
+    await receive(session, inbound, settings=settings)
 
 Deduplicated on ``(carrier, carrier_message_id)``: a second delivery of the same provider
 id stores nothing and triggers nothing (:class:`~message_exchange.inbound.models.InboundReceipt`).
@@ -130,9 +131,7 @@ def _storable(inbound: InboundMessage) -> bool:
     )
 
 
-async def receive(
-    session: AsyncSession, inbound: InboundMessage, *, settings: Settings | None = None
-) -> Message | None:
+async def receive(session: AsyncSession, inbound: InboundMessage, *, settings: Settings) -> Message | None:
     """Route ``inbound``; the stored message, or None when it was a duplicate or dropped."""
     if not _storable(inbound):
         log.warning(
@@ -184,7 +183,7 @@ async def receive(
             "duplicate inbound message ignored", carrier=inbound.carrier, carrier_message_id=inbound.carrier_message_id
         )
         return None
-    await _apply_keyword(session, owner, message, settings or Settings())
+    await _apply_keyword(session, owner, message, settings)
     if number.sms_url:
         await enqueue_delivery(
             session,

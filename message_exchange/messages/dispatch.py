@@ -65,8 +65,5 @@ async def dispatch(ctx: JobContext, payload: dict[str, Any]) -> None:
     await record_status(
         session,
         message,
-        StatusEvent(
-            MessageStatus.SENT,
-            extra={"carrier": carrier.name, "carrier_message_id": result.carrier_message_id},
-        ),
+        StatusEvent(MessageStatus.SENT, carrier=carrier.name, carrier_message_id=result.carrier_message_id),
     )

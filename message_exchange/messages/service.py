@@ -8,7 +8,7 @@ callback delivery — in the order the changes happened.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import orjson
@@ -81,7 +81,8 @@ class StatusEvent:
     status: MessageStatus
     error_code: int | None = None
     error_message: str | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
+    carrier: str | None = None  # set with the submit that made the message SENT
+    carrier_message_id: str | None = None
 
 
 def _absolute_url(value: str, *, param: str) -> str:
@@ -230,8 +231,9 @@ async def record_status(session: AsyncSession, message: Message, event: StatusEv
     if event.error_code is not None:
         message.error_code = event.error_code
         message.error_message = event.error_message
-    for key, value in event.extra.items():
-        setattr(message, key, value)
+    if event.carrier_message_id is not None:
+        message.carrier = event.carrier
+        message.carrier_message_id = event.carrier_message_id
     if moved is MessageStatus.SENT and message.date_sent is None:
         message.date_sent = now
     await session.flush()

@@ -118,12 +118,11 @@ async def list_numbers(
         friendly_name=_name_filter(friendly_name),
     )
     total, numbers = await service.list_numbers(session, account, query)
-    filters = params.multi_items()
     return render_page(
         parse_format(fmt),
         Page(request=query.page, total=total, items=[number_resource(n) for n in numbers]),
         uri=f"{API_BASE}/Accounts/{account.sid}/IncomingPhoneNumbers{fmt or '.json'}",
-        query=filters,
+        query=params.multi_items(),
         list_key="incoming_phone_numbers",
         list_tag="IncomingPhoneNumbers",
         item_tag=_TAG,

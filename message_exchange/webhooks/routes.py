@@ -52,12 +52,11 @@ async def list_deliveries(
         page=parse_page_request(params), resource_sid=resource_sid or None, purpose=purpose or None, status=status
     )
     total, deliveries = await service.list_deliveries(session, caller, account_sid, query)
-    filters = params.multi_items()
     return render_page(
         parse_format(fmt),
         Page(request=query.page, total=total, items=[delivery_resource(d) for d in deliveries]),
         uri=f"{deliveries_uri(account_sid)}{fmt or '.json'}",
-        query=filters,
+        query=params.multi_items(),
         list_key="webhook_deliveries",
         list_tag="WebhookDeliveries",
         item_tag="WebhookDelivery",
