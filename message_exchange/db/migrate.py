@@ -17,7 +17,7 @@ def alembic_config(database_url: str) -> Config:
     return config
 
 
-def upgrade(database_url: str, revision: str = "head") -> None:
+def upgrade(database_url: str, revision: str = "heads") -> None:
     """Bring the schema to ``revision``. Synchronous: call it outside a running event loop."""
     if database_url.startswith("sqlite"):
         Path(database_url.split("///", 1)[1]).parent.mkdir(parents=True, exist_ok=True)
