@@ -30,7 +30,7 @@ class SmppConfig:
     tls: bool = False
     tls_verify: bool = True
     bind_mode: BindMode = "transceiver"
-    binds: int = 1  # sessions per node... across all nodes: never more than this many at once
+    binds: int = 1  # bound sessions across all nodes together; never more than this many at once
     window: int = 10  # submit_sm in flight per session, awaiting submit_sm_resp
     tps: float | None = None  # submit_sm PDUs per second per carrier (parts, not messages); None = no limit
     source_ton: int = 1
