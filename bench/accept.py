@@ -348,7 +348,8 @@ def main() -> None:
         m = result["max"]
         parts.append(
             f"max: {m['ok_per_s']:.0f} msg/s 2xx ({m['ok']} ok, {m['bad']} non-2xx) "
-            f"server_cpu={m['server_cpu']:.0%} client_cpu={m['client_cpu']:.0%}"
+            f"server_cpu={m['server_cpu']:.0%} ({m['server_cpu'] * 1000 / max(m['ok_per_s'], 1e-9):.3f} ms/msg) "
+            f"client_cpu={m['client_cpu']:.0%}"
         )
     if "rate" in result:
         r = result["rate"]

@@ -2,22 +2,24 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from fastapi import FastAPI
 
 from message_exchange.accounts.routes import router as accounts_router
+from message_exchange.accounts.service import CallerCache
 from message_exchange.config import Settings
 from message_exchange.core.crypto import SecretBox
 from message_exchange.core.families import install_exception_handlers
 from message_exchange.core.middleware import BodyLimitMiddleware, RequestContextMiddleware
 from message_exchange.core.system_routes import router as system_router
 from message_exchange.db.engine import create_engine, create_session_factory
-from message_exchange.messages.routes import routers as messages_routers
-from message_exchange.messages.sms_routes import router as sms_router
-from message_exchange.messages.twilio_routes import router as twilio_router
+from message_exchange.messages import routes as messages_routes
+from message_exchange.messages import sms_routes, twilio_routes
+from message_exchange.messages.fastpath import SendFastPath, SendHandler
+from message_exchange.messages.intake import Intake
 from message_exchange.numbers.routes import router as numbers_router
 from message_exchange.webhooks.client import close_clients
 from message_exchange.webhooks.routes import router as webhooks_router
@@ -34,6 +36,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         engine = create_engine(settings.resolved_database_url)
         app.state.engine = engine
         app.state.session_factory = create_session_factory(engine)
+        # SQLite has one write lock, so one writer; on PostgreSQL a second overlaps the commit wait.
+        app.state.intake = Intake(app.state.session_factory, writers=1 if engine.dialect.name == "sqlite" else 2)
         worker: Worker | None = None
         if settings.run_workers:
             from message_exchange.jobs.worker import Worker
@@ -44,6 +48,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         try:
             yield
         finally:
+            await app.state.intake.stop()
             if worker is not None:
                 await worker.stop()
             await close_clients()
@@ -57,16 +62,25 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.state.secret_box = SecretBox(settings.fernet_key)
+    app.state.caller_cache = CallerCache()
 
     install_exception_handlers(app)
     app.include_router(system_router)
     app.include_router(accounts_router)
     app.include_router(numbers_router)
     app.include_router(webhooks_router)
-    for messages_router in messages_routers:
+    for messages_router in messages_routes.routers:
         app.include_router(messages_router)
-    app.include_router(sms_router)
-    app.include_router(twilio_router)
+    app.include_router(sms_routes.router)
+    app.include_router(twilio_routes.router)
+    send_handlers: dict[Callable[..., Any], SendHandler] = {
+        messages_routes.send_message: messages_routes.accept_message,
+        sms_routes.send_sms: sms_routes.accept_sms,
+        twilio_routes.create_message: twilio_routes.accept_twilio_message,
+    }
+    send_routers = [*messages_routes.routers, sms_routes.router, twilio_routes.router]
+    send_routes = [route for router in send_routers for route in router.routes]
+    app.add_middleware(SendFastPath, routes=send_routes, handlers=send_handlers)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(RequestContextMiddleware)
     return app

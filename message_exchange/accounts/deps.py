@@ -37,3 +37,21 @@ async def current_account(request: Request, session: DBSession) -> Account:
 
 
 CurrentAccount = Annotated[Account, Depends(current_account)]
+
+
+async def caller_from_header(request: Request) -> service.Caller:
+    """The caller, re-verified only the first time its credentials are seen (see CallerCache).
+
+    For hot paths that re-check the caller in their own transaction (``service.recheck_caller``);
+    everything else uses :data:`CurrentAccount`.
+    """
+    user, secret = parse_basic(request.headers.get("authorization"))
+    cache: service.CallerCache = request.app.state.caller_cache
+    caller = cache.get(user, secret)
+    if caller is None:
+        async with request.app.state.session_factory() as session:
+            caller = await service.authenticate_cached(session, cache, user, secret)
+    return caller
+
+
+RememberedCaller = Annotated[service.Caller, Depends(caller_from_header)]

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import ColumnElement, func, select, update
+from sqlalchemy import ColumnElement, Table, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
@@ -30,6 +30,15 @@ class AccountFilter:
     created_to: datetime | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class AuthRow:
+    sid: str
+    lineage: str
+    status: str
+    auth_token_hash: str
+    password_hash: str | None
+
+
 class AccountRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
@@ -46,6 +55,16 @@ class AccountRepository:
         if except_sid is not None:
             query = query.where(Account.sid != except_sid)
         return (await self.session.execute(query.limit(1))).first() is not None
+
+    async def auth_rows(self, sids: Collection[str]) -> dict[str, AuthRow]:
+        """What re-checking a remembered caller needs, for each of ``sids`` that exists (one query)."""
+        if not sids:
+            return {}
+        table = cast(Table, Account.__table__)
+        query = select(
+            table.c.sid, table.c.lineage, table.c.status, table.c.auth_token_hash, table.c.password_hash
+        ).where(table.c.sid.in_(sorted(sids)))
+        return {row.sid: AuthRow(*row) for row in await self.session.execute(query)}
 
     async def add(self, account: Account) -> None:
         self.session.add(account)

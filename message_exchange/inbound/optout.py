@@ -44,11 +44,16 @@ def keyword_of(body: str) -> Keyword | None:
     return None
 
 
+def unsubscribed(sender: str, recipient: str, *, param: str) -> BadRequest:
+    """The 400 / 21610 a send from ``sender`` to an opted-out ``recipient`` gets."""
+    return BadRequest(
+        f"Attempt to send to unsubscribed recipient {recipient}: it replied STOP to {sender}",
+        param=param,
+        code=UNSUBSCRIBED_RECIPIENT,
+    )
+
+
 async def ensure_not_opted_out(session: AsyncSession, sender: str, recipient: str, *, param: str) -> None:
     """400 / 21610 when ``recipient`` sent STOP to our number ``sender`` and not START since."""
     if await InboundRepository(session).is_opted_out(recipient, sender):
-        raise BadRequest(
-            f"Attempt to send to unsubscribed recipient {recipient}: it replied STOP to {sender}",
-            param=param,
-            code=UNSUBSCRIBED_RECIPIENT,
-        )
+        raise unsubscribed(sender, recipient, param=param)

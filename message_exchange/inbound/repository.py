@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import datetime
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, tuple_
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -35,6 +36,15 @@ class InboundRepository:
     async def is_opted_out(self, subscriber: str, phone_number: str) -> bool:
         query = select(OptOut.subscriber).where(OptOut.subscriber == subscriber, OptOut.phone_number == phone_number)
         return (await self.session.execute(query)).first() is not None
+
+    async def opted_out_pairs(self, pairs: Collection[tuple[str, str]]) -> set[tuple[str, str]]:
+        """Those (subscriber, phone number) ``pairs`` that are blocked (one query)."""
+        if not pairs:
+            return set()
+        query = select(OptOut.subscriber, OptOut.phone_number).where(
+            tuple_(OptOut.subscriber, OptOut.phone_number).in_(sorted(pairs))
+        )
+        return {(row.subscriber, row.phone_number) for row in await self.session.execute(query)}
 
     async def add_opt_out(self, subscriber: str, phone_number: str, now: datetime) -> None:
         """Record the block; already blocked (or blocked concurrently) is fine."""

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import ColumnElement, func, select
+from sqlalchemy import ColumnElement, Table, func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
@@ -57,6 +58,10 @@ def address_pattern(value: str) -> AddressPattern:
     return AddressPattern(channel=channel.lower() or None, like=like)
 
 
+# The Core table: a bulk insert through it skips the ORM's per-object bookkeeping.
+_messages = cast(Table, Message.__table__)
+
+
 class MessageRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
@@ -64,6 +69,11 @@ class MessageRepository:
     async def add(self, message: Message) -> None:
         self.session.add(message)
         await self.session.flush()
+
+    async def insert_many(self, rows: Sequence[dict[str, Any]]) -> None:
+        """Insert new messages (dicts of column values) in one statement, bypassing the unit of work."""
+        if rows:
+            await self.session.execute(insert(_messages), list(rows))
 
     async def get(self, sid: str, *, for_update: bool = False) -> Message | None:
         query = select(Message).where(Message.sid == sid)

@@ -2,21 +2,26 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
+from starlette.datastructures import ImmutableMultiDict
 from starlette.responses import Response
 
 from message_exchange.accounts import service as accounts
-from message_exchange.accounts.deps import CurrentAccount
+from message_exchange.accounts.deps import CurrentAccount, RememberedCaller
+from message_exchange.accounts.service import Caller
 from message_exchange.core.paging import Page, render_page
-from message_exchange.core.params import body_of, body_openapi
+from message_exchange.core.params import body_openapi, read_params, validate_params
 from message_exchange.core.rendering import parse_format, render_resource
 from message_exchange.db.session import DBSession
 from message_exchange.messages import service
 from message_exchange.messages.addresses import parse_channel_uri
+from message_exchange.messages.fastpath import Form
 from message_exchange.messages.filters import query_from_params
+from message_exchange.messages.intake import intake_of
 from message_exchange.messages.schemas import SendMessageParams, message_resource
+from message_exchange.messages.service import SendRequest
 
 PREFIXES = ("/api/2012-04-24", "/restcomm/2012-04-24")
 
@@ -25,15 +30,9 @@ def _prefix(request: Request) -> str:
     return next((p for p in PREFIXES if request.url.path.startswith(p)), PREFIXES[0])
 
 
-async def send_message(
-    account_sid: str,
-    fmt: str,
-    request: Request,
-    session: DBSession,
-    caller: CurrentAccount,
-    params: Annotated[SendMessageParams, Depends(body_of(SendMessageParams))],
-) -> Response:
-    account = await accounts.get_visible(session, caller, account_sid)
+async def accept_message(request: Request, path: dict[str, Any], caller: Caller, form: Form) -> Response:
+    """Send from a Messages API request's inputs (the FastAPI endpoint's and the fast path's)."""
+    params = validate_params(SendMessageParams, form)
     draft = service.build_draft(
         sender=parse_channel_uri(params.from_, param="from", sender=True),
         recipient=parse_channel_uri(params.to, param="to"),
@@ -44,8 +43,20 @@ async def send_message(
         created_via="messages",
         names=service.MESSAGES_API,
     )
-    message = await service.send_message(session, account, draft, service.MESSAGES_API)
-    return render_resource(parse_format(fmt), "Message", message_resource(message, prefix=_prefix(request)))
+    message = await intake_of(request).send(SendRequest(caller, path["account_sid"], draft, service.MESSAGES_API))
+    prefix = _prefix(request)
+    return render_resource(parse_format(path["fmt"]), "Message", message_resource(message, prefix=prefix))
+
+
+async def send_message(
+    account_sid: str,
+    fmt: str,
+    request: Request,
+    caller: RememberedCaller,
+    params: Annotated[dict[str, str], Depends(read_params)],
+) -> Response:
+    path = {"account_sid": account_sid, "fmt": fmt}
+    return await accept_message(request, path, caller, ImmutableMultiDict(params))
 
 
 async def list_messages(

@@ -8,25 +8,32 @@ callback delivery — in the order the changes happened.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import orjson
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from message_exchange.accounts.models import Account
-from message_exchange.core.errors import BadRequest, NotFound
+from message_exchange.accounts.repository import AccountRepository
+from message_exchange.accounts.service import Caller, recheck_caller, visible_to
+from message_exchange.core.errors import BadRequest, MXError, NotFound
 from message_exchange.core.paging import PageRequest, ensure_page_exists
 from message_exchange.core.sids import new_sid
 from message_exchange.core.sorting import Sort
 from message_exchange.db.base import utcnow
 from message_exchange.encoding import BodyError, count_segments, validate_body
-from message_exchange.inbound.optout import ensure_not_opted_out
-from message_exchange.jobs.service import enqueue
+from message_exchange.inbound.optout import ensure_not_opted_out, unsubscribed
+from message_exchange.inbound.repository import InboundRepository
+from message_exchange.jobs.service import enqueue, enqueue_many
 from message_exchange.messages.addresses import ChannelAddress
 from message_exchange.messages.models import SID_PREFIX, Message
 from message_exchange.messages.repository import SORTABLE, MessageFilter, MessageRepository
 from message_exchange.messages.status import CALLBACK_STATUSES, MessageStatus, advance
+from message_exchange.numbers.models import IncomingPhoneNumber
+from message_exchange.numbers.repository import NumberRepository
 from message_exchange.numbers.service import find_by_phone_number
 from message_exchange.webhooks.service import enqueue_delivery
 
@@ -152,48 +159,118 @@ def build_draft(
     )
 
 
+def sender_problem(
+    number: IncomingPhoneNumber | None, account_sid: str, draft: Draft, names: ParamNames
+) -> BadRequest | None:
+    """21606 unless a numeric sender is a number of ``account_sid`` able to use the channel."""
+    if draft.sender.alphanumeric:
+        return None
+    capable = number is not None and (number.mms_capable if draft.sender.channel == "mms" else number.sms_capable)
+    if number is None or number.account_sid != account_sid or not capable:
+        return BadRequest(
+            f"{names.from_} {draft.sender.address} is not a {draft.sender.channel.upper()}-capable number "
+            f"of account {account_sid}",
+            param=names.from_,
+            code=21606,
+        )
+    return None
+
+
 async def check_sender(session: AsyncSession, account: Account, draft: Draft, names: ParamNames) -> None:
     """A numeric sender must be a number of ``account`` able to use the channel (21606)."""
     if draft.sender.alphanumeric:
         return
-    number = await find_by_phone_number(session, draft.sender.address)
-    capable = number is not None and (number.mms_capable if draft.sender.channel == "mms" else number.sms_capable)
-    if number is None or number.account_sid != account.sid or not capable:
-        raise BadRequest(
-            f"{names.from_} {draft.sender.address} is not a {draft.sender.channel.upper()}-capable number "
-            f"of account {account.sid}",
-            param=names.from_,
-            code=21606,
-        )
+    problem = sender_problem(await find_by_phone_number(session, draft.sender.address), account.sid, draft, names)
+    if problem is not None:
+        raise problem
+
+
+def _message_values(account_sid: str, draft: Draft, now: datetime) -> dict[str, Any]:
+    """The column values of a new ``queued`` message; every column, so a Core insert can take them."""
+    return {
+        "sid": new_sid(SID_PREFIX),
+        "account_sid": account_sid,
+        "direction": "outbound-api",
+        "channel": draft.recipient.channel,
+        "from_address": draft.sender.address,
+        "to_address": draft.recipient.address,
+        "body": draft.body,
+        "media": draft.media,
+        "num_segments": count_segments(draft.body) if draft.body else 1,
+        "status": MessageStatus.QUEUED.value,
+        "error_code": None,
+        "error_message": None,
+        "price": None,
+        "price_unit": "USD",
+        "status_callback": draft.status_callback,
+        "status_callback_method": draft.status_callback_method,
+        "api_version": TWILIO_API_VERSION if draft.created_via == "twilio" else API_VERSION,
+        "created_via": draft.created_via,
+        "carrier": None,
+        "carrier_message_id": None,
+        "date_created": now,
+        "date_updated": now,
+        "date_sent": None,
+    }
 
 
 async def send_message(session: AsyncSession, account: Account, draft: Draft, names: ParamNames) -> Message:
     """Store ``draft`` as a ``queued`` message and enqueue its dispatch — all or nothing."""
     await check_sender(session, account, draft, names)
     await ensure_not_opted_out(session, draft.sender.address, draft.recipient.address, param=names.to)
-    now = utcnow()
-    message = Message(
-        sid=new_sid(SID_PREFIX),
-        account_sid=account.sid,
-        direction="outbound-api",
-        channel=draft.recipient.channel,
-        from_address=draft.sender.address,
-        to_address=draft.recipient.address,
-        body=draft.body,
-        media=draft.media,
-        num_segments=count_segments(draft.body) if draft.body else 1,
-        status=MessageStatus.QUEUED,
-        price_unit="USD",
-        status_callback=draft.status_callback,
-        status_callback_method=draft.status_callback_method,
-        api_version=TWILIO_API_VERSION if draft.created_via == "twilio" else API_VERSION,
-        created_via=draft.created_via,
-        date_created=now,
-        date_updated=now,
-    )
+    message = Message(**_message_values(account.sid, draft, utcnow()))
     await MessageRepository(session).add(message)
     await enqueue(session, DISPATCH_JOB, {"sid": message.sid})
     return message
+
+
+@dataclass(frozen=True, slots=True)
+class SendRequest:
+    """One API send awaiting acceptance: who asked, for which account, what."""
+
+    caller: Caller
+    account_sid: str
+    draft: Draft
+    names: ParamNames
+
+
+async def accept_sends(session: AsyncSession, requests: Sequence[SendRequest]) -> list[Message | MXError]:
+    """Check and store many sends in the caller's transaction, with a few queries for all of them.
+
+    The same rules as :func:`send_message` (plus re-checking each remembered caller and its
+    access to the account): each request gets its message, or the error that refused it —
+    a refused request writes nothing and does not affect the others.
+    """
+    sids = {sid for r in requests for sid in (r.caller.sid, r.account_sid, *r.caller.ancestor_sids)}
+    rows = await AccountRepository(session).auth_rows(sids)
+    numbers = await NumberRepository(session).by_phone_numbers(
+        {r.draft.sender.address for r in requests if not r.draft.sender.alphanumeric}
+    )
+    blocked = await InboundRepository(session).opted_out_pairs(
+        {(r.draft.recipient.address, r.draft.sender.address) for r in requests}
+    )
+    now = utcnow()
+    outcomes: list[Message | MXError] = []
+    values: list[dict[str, Any]] = []
+    for r in requests:
+        draft = r.draft
+        problem: MXError | None = (
+            recheck_caller(r.caller, rows)
+            or visible_to(r.caller, r.account_sid, rows)
+            or sender_problem(numbers.get(draft.sender.address), r.account_sid, draft, r.names)
+        )
+        if problem is None and (draft.recipient.address, draft.sender.address) in blocked:
+            problem = unsubscribed(draft.sender.address, draft.recipient.address, param=r.names.to)
+        if problem is not None:
+            outcomes.append(problem)
+            continue
+        row = _message_values(r.account_sid, draft, now)
+        values.append(row)
+        outcomes.append(Message(**row))
+    if values:
+        await MessageRepository(session).insert_many(values)
+        await enqueue_many(session, DISPATCH_JOB, [{"sid": row["sid"]} for row in values])
+    return outcomes
 
 
 def callback_params(message: Message) -> dict[str, str | list[str]]:

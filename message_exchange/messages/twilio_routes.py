@@ -7,18 +7,25 @@ out, 21617 Body too long, 20003 auth, 20404 not found). Absent page links are JS
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import APIRouter, Request
+from starlette.datastructures import ImmutableMultiDict
 from starlette.responses import Response
 
 from message_exchange.accounts import service as accounts
-from message_exchange.accounts.deps import CurrentAccount
+from message_exchange.accounts.deps import CurrentAccount, RememberedCaller
+from message_exchange.accounts.service import Caller
 from message_exchange.core.paging import Page, page_envelope
 from message_exchange.core.rendering import JSONResponse
 from message_exchange.db.session import DBSession
 from message_exchange.messages import service
 from message_exchange.messages.addresses import parse_channel_uri
+from message_exchange.messages.fastpath import Form
 from message_exchange.messages.filters import query_from_params
+from message_exchange.messages.intake import intake_of
 from message_exchange.messages.schemas import TWILIO_BASE, twilio_resource
+from message_exchange.messages.service import SendRequest
 
 router = APIRouter(prefix=TWILIO_BASE, tags=["twilio-compatible"])
 
@@ -47,28 +54,28 @@ def _address(channel: str, value: str | None) -> str | None:
         }
     },
 )
-async def create_message(account_sid: str, request: Request, session: DBSession, caller: CurrentAccount) -> Response:
-    account = await accounts.get_visible(session, caller, account_sid)
+async def create_message(account_sid: str, request: Request, caller: RememberedCaller) -> Response:
     form = await request.form()
-    media_urls = [value for value in form.getlist("MediaUrl") if isinstance(value, str)]
+    fields = ImmutableMultiDict([(key, value) for key, value in form.multi_items() if isinstance(value, str)])
+    return await accept_twilio_message(request, {"account_sid": account_sid}, caller, fields)
+
+
+async def accept_twilio_message(request: Request, path: dict[str, Any], caller: Caller, form: Form) -> Response:
+    """Send from a Twilio-shaped request's inputs (the FastAPI endpoint's and the fast path's)."""
+    media_urls = form.getlist("MediaUrl")
     channel = "mms" if media_urls else "sms"
     names = service.TWILIO_API
-
-    def text(name: str) -> str | None:
-        value = form.get(name)
-        return value if isinstance(value, str) else None
-
     draft = service.build_draft(
-        sender=parse_channel_uri(_address(channel, text("From")), param="From", sender=True),
-        recipient=parse_channel_uri(_address(channel, text("To")), param="To"),
-        body=text("Body"),
+        sender=parse_channel_uri(_address(channel, form.get("From")), param="From", sender=True),
+        recipient=parse_channel_uri(_address(channel, form.get("To")), param="To"),
+        body=form.get("Body"),
         media=[{"url": url, "content_type": None} for url in media_urls],
-        status_callback=text("StatusCallback"),
-        status_callback_method=text("StatusCallbackMethod"),
+        status_callback=form.get("StatusCallback"),
+        status_callback_method=form.get("StatusCallbackMethod"),
         created_via="twilio",
         names=names,
     )
-    message = await service.send_message(session, account, draft, names)
+    message = await intake_of(request).send(SendRequest(caller, path["account_sid"], draft, names))
     return JSONResponse(twilio_resource(message), status_code=201)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any
 
@@ -47,6 +48,13 @@ class NumberRepository:
     async def get_by_phone_number(self, e164: str) -> IncomingPhoneNumber | None:
         query = select(IncomingPhoneNumber).where(IncomingPhoneNumber.phone_number == e164)
         return (await self.session.execute(query)).scalar_one_or_none()
+
+    async def by_phone_numbers(self, e164s: Collection[str]) -> dict[str, IncomingPhoneNumber]:
+        """The records of those of ``e164s`` that exist, by number (one query)."""
+        if not e164s:
+            return {}
+        query = select(IncomingPhoneNumber).where(IncomingPhoneNumber.phone_number.in_(sorted(e164s)))
+        return {number.phone_number: number for number in (await self.session.scalars(query))}
 
     async def add(self, number: IncomingPhoneNumber) -> None:
         self.session.add(number)
