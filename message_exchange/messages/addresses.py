@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 import phonenumbers
 
@@ -35,13 +36,18 @@ def parse_e164(raw: str, *, param: str, code: int = 21211) -> str:
     text = raw.strip()
     if not re.fullmatch(r"\+[1-9]\d{6,14}", text):
         raise BadRequest(f"{param} must be an E.164 number such as +15551234567, got {raw!r}", param=param, code=code)
-    try:
-        parsed = phonenumbers.parse(text, None)
-    except phonenumbers.NumberParseException:
-        parsed = None
-    if parsed is None or not phonenumbers.is_possible_number(parsed):
+    if not _possible(text):
         raise BadRequest(f"{param} {raw!r} is not a possible phone number", param=param, code=code)
     return text
+
+
+@lru_cache(maxsize=65_536)
+def _possible(e164: str) -> bool:
+    # Cached: phonenumbers' parse is the costliest step of a send, and senders (at least) repeat.
+    try:
+        return bool(phonenumbers.is_possible_number(phonenumbers.parse(e164, None)))
+    except phonenumbers.NumberParseException:
+        return False
 
 
 def parse_channel_uri(raw: str | None, *, param: str, sender: bool = False) -> ChannelAddress:

@@ -24,12 +24,12 @@ from starlette.requests import Request
 
 from message_exchange.core.errors import MXError
 from message_exchange.core.logging import get_logger
-from message_exchange.messages.models import Message
+from message_exchange.messages.models import AcceptedMessage
 from message_exchange.messages.service import SendRequest, accept_sends
 
 log = get_logger("mx.intake")
 
-Pending = tuple[SendRequest, "asyncio.Future[Message]"]
+Pending = tuple[SendRequest, "asyncio.Future[AcceptedMessage]"]
 
 
 def intake_of(request: Request) -> Intake:
@@ -49,13 +49,13 @@ class Intake:
         self._tasks: list[asyncio.Task[None]] = []
         self._closed = False
 
-    async def send(self, request: SendRequest) -> Message:
+    async def send(self, request: SendRequest) -> AcceptedMessage:
         """Store ``request`` durably and return its message, or raise the error that refused it."""
         if self._closed:
             raise RuntimeError("intake is stopped")
         if not self._tasks:
             self._tasks = [asyncio.create_task(self._writer(), name=f"intake-{n}") for n in range(self._writers)]
-        future: asyncio.Future[Message] = asyncio.get_running_loop().create_future()
+        future: asyncio.Future[AcceptedMessage] = asyncio.get_running_loop().create_future()
         self._queue.append((request, future))
         self._ready.set()
         return await future

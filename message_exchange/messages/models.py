@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
@@ -44,3 +45,73 @@ class Message(Base):
     date_created: Mapped[datetime]
     date_updated: Mapped[datetime]
     date_sent: Mapped[datetime | None]
+
+
+class MessageView(Protocol):
+    """What rendering a message reads: a stored :class:`Message` or a just-accepted one."""
+
+    @property
+    def sid(self) -> str: ...
+    @property
+    def account_sid(self) -> str: ...
+    @property
+    def direction(self) -> str: ...
+    @property
+    def channel(self) -> str: ...
+    @property
+    def from_address(self) -> str: ...
+    @property
+    def to_address(self) -> str: ...
+    @property
+    def body(self) -> str: ...
+    @property
+    def media(self) -> list[dict[str, Any]]: ...
+    @property
+    def num_segments(self) -> int: ...
+    @property
+    def status(self) -> str: ...
+    @property
+    def error_code(self) -> int | None: ...
+    @property
+    def error_message(self) -> str | None: ...
+    @property
+    def price(self) -> str | None: ...
+    @property
+    def price_unit(self) -> str: ...
+    @property
+    def api_version(self) -> str: ...
+    @property
+    def date_created(self) -> datetime: ...
+    @property
+    def date_updated(self) -> datetime: ...
+    @property
+    def date_sent(self) -> datetime | None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class AcceptedMessage:
+    """A message as the send path inserted it (every column), without an ORM instance's upkeep."""
+
+    sid: str
+    account_sid: str
+    direction: str
+    channel: str
+    from_address: str
+    to_address: str
+    body: str
+    media: list[dict[str, Any]]
+    num_segments: int
+    status: str
+    error_code: int | None
+    error_message: str | None
+    price: str | None
+    price_unit: str
+    status_callback: str | None
+    status_callback_method: str
+    api_version: str
+    created_via: str
+    carrier: str | None
+    carrier_message_id: str | None
+    date_created: datetime
+    date_updated: datetime
+    date_sent: datetime | None

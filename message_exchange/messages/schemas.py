@@ -8,7 +8,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from message_exchange.core.dates import rfc2822
-from message_exchange.messages.models import Message
+from message_exchange.messages.models import MessageView
 from message_exchange.messages.service import TWILIO_API_VERSION
 
 
@@ -25,11 +25,11 @@ class SendMessageParams(BaseModel):
     status_callback_method: str | None = Field(default=None, description="GET (default) or POST")
 
 
-def message_uri(prefix: str, message: Message) -> str:
+def message_uri(prefix: str, message: MessageView) -> str:
     return f"{prefix}/Accounts/{message.account_sid}/Messages/{message.sid}.json"
 
 
-def message_resource(message: Message, *, prefix: str) -> dict[str, Any]:
+def message_resource(message: MessageView, *, prefix: str) -> dict[str, Any]:
     """The omnichannel message: addresses as channel URIs."""
     date_sent = message.date_sent.astimezone(UTC) if message.date_sent else None
     return {
@@ -60,11 +60,11 @@ TWILIO_BASE = "/2010-04-01"
 SMS_BASE = "/restcomm/2012-04-24"
 
 
-def twilio_message_uri(message: Message) -> str:
+def twilio_message_uri(message: MessageView) -> str:
     return f"{TWILIO_BASE}/Accounts/{message.account_sid}/Messages/{message.sid}.json"
 
 
-def twilio_resource(message: Message) -> dict[str, Any]:
+def twilio_resource(message: MessageView) -> dict[str, Any]:
     """Twilio's Message resource (what the official ``twilio`` client parses)."""
     return {
         "account_sid": message.account_sid,
@@ -89,7 +89,7 @@ def twilio_resource(message: Message) -> dict[str, Any]:
     }
 
 
-def sms_resource(message: Message) -> dict[str, Any]:
+def sms_resource(message: MessageView) -> dict[str, Any]:
     """Restcomm's classic SMS message: plain numbers, RFC 2822 dates."""
     return {
         "sid": message.sid,

@@ -29,7 +29,7 @@ from message_exchange.inbound.optout import ensure_not_opted_out, unsubscribed
 from message_exchange.inbound.repository import InboundRepository
 from message_exchange.jobs.service import enqueue, enqueue_many
 from message_exchange.messages.addresses import ChannelAddress
-from message_exchange.messages.models import SID_PREFIX, Message
+from message_exchange.messages.models import SID_PREFIX, AcceptedMessage, Message
 from message_exchange.messages.repository import SORTABLE, MessageFilter, MessageRepository
 from message_exchange.messages.status import CALLBACK_STATUSES, MessageStatus, advance
 from message_exchange.numbers.models import IncomingPhoneNumber
@@ -234,7 +234,7 @@ class SendRequest:
     names: ParamNames
 
 
-async def accept_sends(session: AsyncSession, requests: Sequence[SendRequest]) -> list[Message | MXError]:
+async def accept_sends(session: AsyncSession, requests: Sequence[SendRequest]) -> list[AcceptedMessage | MXError]:
     """Check and store many sends in the caller's transaction, with a few queries for all of them.
 
     The same rules as :func:`send_message` (plus re-checking each remembered caller and its
@@ -250,7 +250,7 @@ async def accept_sends(session: AsyncSession, requests: Sequence[SendRequest]) -
         {(r.draft.recipient.address, r.draft.sender.address) for r in requests}
     )
     now = utcnow()
-    outcomes: list[Message | MXError] = []
+    outcomes: list[AcceptedMessage | MXError] = []
     values: list[dict[str, Any]] = []
     for r in requests:
         draft = r.draft
@@ -266,7 +266,7 @@ async def accept_sends(session: AsyncSession, requests: Sequence[SendRequest]) -
             continue
         row = _message_values(r.account_sid, draft, now)
         values.append(row)
-        outcomes.append(Message(**row))
+        outcomes.append(AcceptedMessage(**row))
     if values:
         await MessageRepository(session).insert_many(values)
         await enqueue_many(session, DISPATCH_JOB, [{"sid": row["sid"]} for row in values])
