@@ -271,6 +271,46 @@ async def fixed_rate(reqs: Requests, port: int, rate: float, duration: float, po
 # --- main ------------------------------------------------------------------------------
 
 
+async def unfinished(database_url: str) -> int:
+    """Messages not yet in a final status (delivered, undelivered, failed)."""
+    query = "SELECT count(*) FROM messages WHERE status NOT IN ('delivered', 'undelivered', 'failed')"
+    if database_url.startswith("sqlite"):
+        import sqlite3
+
+        with contextlib.closing(sqlite3.connect(database_url.split("///", 1)[1], timeout=30)) as db:
+            return int(db.execute(query).fetchone()[0])
+    import asyncpg
+
+    conn = await asyncpg.connect(database_url.replace("postgresql+asyncpg", "postgresql"))
+    try:
+        return int(await conn.fetchval(query))
+    finally:
+        await conn.close()
+
+
+async def wait_until_final(database_url: str, within: float) -> int:
+    """Poll until every message is final or ``within`` seconds passed; how many are not."""
+    deadline = time.monotonic() + within
+    left = await unfinished(database_url)
+    while left and time.monotonic() < deadline:
+        await asyncio.sleep(0.5)
+        left = await unfinished(database_url)
+    return left
+
+
+async def drain(database_url: str, started: float, server: Server) -> dict[str, float]:
+    """Wait until every message is final; the rate counts from ``started`` (the first measured send)."""
+    s0 = cpu_seconds(server.process.pid)
+    t0 = time.monotonic()
+    left = await wait_until_final(database_url, 600)
+    now = time.monotonic()
+    return {
+        "left": left,
+        "seconds": now - started if not left else float("inf"),
+        "server_cpu": (cpu_seconds(server.process.pid) - s0) / (now - t0),
+    }
+
+
 async def measure(args: argparse.Namespace, server: Server, reqs: Requests) -> dict[str, Any]:
     """Warm up, then run (a) and/or (b); py-spy samples the server during (a) if asked."""
     out: dict[str, Any] = {}
@@ -279,6 +319,9 @@ async def measure(args: argparse.Namespace, server: Server, reqs: Requests) -> d
         await conn.request(reqs.next())
     conn.close()
     pid = server.process.pid
+    if args.drain:
+        await wait_until_final(args.database_url, 600)  # the warm-up's messages first
+    started = time.monotonic()
     if args.only in ("max", "both"):
         spy = None
         if args.py_spy:
@@ -297,6 +340,9 @@ async def measure(args: argparse.Namespace, server: Server, reqs: Requests) -> d
         s0, t0 = cpu_seconds(pid), time.monotonic()
         out["rate"] = await fixed_rate(reqs, server.port, args.rate, args.duration, args.concurrency)
         out["rate"]["server_cpu"] = (cpu_seconds(pid) - s0) / (time.monotonic() - t0)
+    if args.drain:
+        out["drain"] = await drain(args.database_url, started, server)
+        out["drain"]["messages"] = out.get("max", {}).get("ok", 0) + out.get("rate", {}).get("ok", 0)
     return out
 
 
@@ -313,6 +359,11 @@ def main() -> None:
     parser.add_argument("--py-spy-flag", action="append", default=[], help="extra py-spy flag, e.g. --native")
     parser.add_argument("--no-workers", action="store_true", help="MX_RUN_WORKERS=false: the API path alone")
     parser.add_argument("--only", choices=["max", "rate", "both"], default="both")
+    parser.add_argument(
+        "--drain",
+        action="store_true",
+        help="after the runs, time the in-process workers until every message is final (pipeline msg/s)",
+    )
     args = parser.parse_args()
 
     tmp = Path(tempfile.mkdtemp(prefix="mx-bench-"))
@@ -335,6 +386,7 @@ def main() -> None:
         )
         mx(env, "numbers", "add", "--account", account["sid"], "--number", SENDER, "--json")
 
+        args.database_url = env.get("MX_DATABASE_URL") or f"sqlite+aiosqlite:///{tmp / 'mx.db'}"
         server = Server(env, tmp / "serve.log")
         stack.callback(server.stop)
         server.wait_ready()
@@ -357,6 +409,13 @@ def main() -> None:
             f"rate {args.rate:g}/s: {r['ok']}/{r['sent']} 2xx p50={r['p50_ms']:.1f}ms "
             f"p99={r['p99_ms']:.1f}ms max={r['max_ms']:.0f}ms lost={r['lost']} non-2xx={r['bad']} "
             f"server_cpu={r['server_cpu']:.0%} client_cpu={r['client_cpu']:.0%}"
+        )
+    if "drain" in result:
+        d = result["drain"]
+        parts.append(
+            f"pipeline: {d['messages']} messages final after {d['seconds']:.1f}s = "
+            f"{d['messages'] / d['seconds']:.0f} msg/s end to end (left {d['left']}), "
+            f"server_cpu while draining={d['server_cpu']:.0%}"
         )
     print(" | ".join(parts), flush=True)
 
