@@ -16,7 +16,13 @@ pass it, so a resubmission after a crash never produces a duplicate there.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+    from message_exchange.config import Settings
+    from message_exchange.core.crypto import SecretBox
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,3 +70,37 @@ class Carrier(Protocol):
     async def submit(self, message: OutboundMessage) -> SubmitResult:
         """Hand ``message`` to the carrier; raise CarrierRejected / CarrierUnavailable."""
         ...
+
+
+@runtime_checkable
+class ManagedCarrier(Carrier, Protocol):
+    """A carrier with a live connection the process keeps up (an SMPP bind, a pool …).
+
+    The :class:`~message_exchange.carriers.registry.CarrierRegistry` builds one per enabled
+    carrier connection, calls :meth:`start` once, and :meth:`stop` when the connection is
+    removed, disabled, changed (a new one replaces it) or the process shuts down.
+    ``submit`` on a carrier that is not up raises :class:`CarrierUnavailable`, so dispatch
+    fails over to the next route.
+    """
+
+    async def start(self) -> None:
+        """Begin connecting in the background; return without waiting for the peer."""
+        ...
+
+    async def stop(self) -> None:
+        """Leave gracefully (unbind, let in-flight submits finish or fail) and release everything."""
+        ...
+
+    def is_up(self) -> bool:
+        """Whether a submit may be attempted now (at least one bound session)."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class CarrierRuntime:
+    """What a connector needs from the process that runs it."""
+
+    settings: Settings
+    session_factory: async_sessionmaker[AsyncSession]
+    secret_box: SecretBox
+    node_id: str  # unique per process: names this node's bind slots, logs and metrics

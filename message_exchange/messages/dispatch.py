@@ -1,13 +1,62 @@
-"""The dispatch job: hand a queued message to its carrier and record what happened."""
+"""The dispatch job: route a queued message, offer it to its carriers in order, record the outcome.
+
+Routing gives the carriers to try, best first: the process's carrier registry resolves it
+from its in-memory copy of the routes (no query per message); a process without one reads
+the table (:func:`~message_exchange.carriers.service.routes_for`). Each is offered the message until one takes it:
+
+- accepted → ``sending`` then ``sent``, with the carrier's name and message id;
+- :class:`CarrierRejected` → ``failed`` with its code: a permanent refusal is not retried
+  elsewhere (the next carrier would refuse the same bad number or content);
+- :class:`CarrierUnavailable`, or a carrier not connected in this process → the next one;
+- every carrier unavailable → the job is retried with backoff (the message stays
+  ``queued``); on the last attempt → ``failed`` 30008;
+- no route at all → ``failed`` 21612 at once;
+- a carrier that runs here but is not up, while another node says it is up there (its
+  bind slots are held by other nodes: fewer ``binds`` than worker processes) → the
+  message is *steered*: a new dispatch job in the
+  carrier's job queue, which only workers of processes where it is up claim, starting at
+  that carrier. A steered job never steers again (it treats such a carrier as
+  unavailable, so failover proceeds), and a queue nobody serves is taken by any worker
+  after ``MX_JOB_QUEUE_ORPHAN_SECONDS``.
+
+Crash safety. A message's submission is recorded (``sent`` + carrier id) in this job's
+transaction, which commits together with the job's completion; a message that is not
+``queued`` any more is never offered again. The sandbox writes its receipt into this
+same transaction, so it can never deliver twice. A network carrier (SMPP) is different:
+before waiting on the network, dispatch ends its read-only transaction, and records the
+result in a new one afterwards. On SQLite every transaction holds the one write lock
+(BEGIN IMMEDIATE), so waiting for a submit_sm_resp inside it would serialise every worker
+and the API behind one SMSC round trip — and deadlock with a connector that writes its own
+rows (bind slots, submitted parts) through the session factory meanwhile. The price is
+the window the design accepts anyway (DESIGN §2): a crash between the carrier's answer
+and the commit re-offers the message when the job's lease expires; the SMPP connector
+keeps its own record of acknowledged parts to shrink that window further.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
-from message_exchange.carriers.base import CarrierRejected, CarrierUnavailable, MediaItem, OutboundMessage
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from message_exchange.carriers import registry as carrier_registry
+from message_exchange.carriers.base import (
+    Carrier,
+    CarrierRejected,
+    CarrierUnavailable,
+    MediaItem,
+    OutboundMessage,
+    SubmitResult,
+)
+from message_exchange.carriers.registry import carrier_queue
 from message_exchange.carriers.sandbox import SandboxCarrier
+from message_exchange.carriers.service import NO_ROUTE, SANDBOX, routes_for
+from message_exchange.config import Settings
 from message_exchange.core.logging import get_logger
+from message_exchange.core.metrics import CARRIER_DISPATCHES
 from message_exchange.jobs.registry import JobContext, PermanentJobError, job_handler
+from message_exchange.jobs.service import enqueue
 from message_exchange.messages.models import Message
 from message_exchange.messages.repository import MessageRepository
 from message_exchange.messages.service import DISPATCH_JOB, StatusEvent, record_status
@@ -17,6 +66,12 @@ log = get_logger("mx.dispatch")
 
 MEDIA_NOT_SUPPORTED = 21620
 CARRIER_UNAVAILABLE = 30008
+STEERED_TO = "steered_to"  # payload key of a dispatch job steered to the nodes of one carrier
+
+
+@dataclass(frozen=True, slots=True)
+class Steer:
+    """The carrier is up on other nodes only: hand the message to its queue."""
 
 
 def _outbound(message: Message) -> OutboundMessage:
@@ -32,38 +87,137 @@ def _outbound(message: Message) -> OutboundMessage:
     )
 
 
+async def _locked(session: AsyncSession, sid: str) -> Message:
+    message = await MessageRepository(session).get(sid, for_update=True)
+    if message is None:
+        raise PermanentJobError(f"message {sid} does not exist")
+    return message
+
+
+async def _finish(session: AsyncSession, sid: str, *events: StatusEvent) -> None:
+    message = await _locked(session, sid)
+    if message.status != MessageStatus.QUEUED:
+        return  # another attempt settled it while this one waited on a carrier
+    for event in events:
+        await record_status(session, message, event)
+
+
+async def _offer(
+    session: AsyncSession,
+    settings: Settings,
+    carriers: list[str],
+    outbound: OutboundMessage,
+    unavailable: list[str],
+    *,
+    may_steer: bool,
+) -> tuple[str, SubmitResult | CarrierRejected | Steer] | None:
+    """Offer ``outbound`` to ``carriers`` in order: who took, refused or is steered to, or None
+    (reasons in ``unavailable``)."""
+    live = carrier_registry.current()
+    for name in carriers:
+        carrier: Carrier | None
+        if name == SANDBOX:
+            # Writes its receipt into this transaction: exactly once, with the status change.
+            carrier = SandboxCarrier(session, settings)
+        else:
+            carrier = live.get(name) if live is not None else None
+            if carrier is None:
+                unavailable.append(f"{name}: not running in this process")
+                CARRIER_DISPATCHES.labels(name, "unavailable").inc()
+                continue
+            if may_steer and not carrier.is_up() and live is not None and live.up_elsewhere(name):
+                CARRIER_DISPATCHES.labels(name, "steered").inc()
+                return name, Steer()
+            if session.in_transaction():
+                # Read-only so far: release SQLite's write lock before waiting on the network.
+                await session.rollback()
+        try:
+            result = await carrier.submit(outbound)
+        except CarrierRejected as exc:
+            CARRIER_DISPATCHES.labels(name, "rejected").inc()
+            log.info("carrier rejected the message", sid=outbound.sid, carrier=name, code=exc.code, error=exc.message)
+            return name, exc
+        except CarrierUnavailable as exc:
+            CARRIER_DISPATCHES.labels(name, "unavailable").inc()
+            log.info("carrier unavailable; trying the next route", sid=outbound.sid, carrier=name, error=exc.message)
+            unavailable.append(f"{name}: {exc.message}")
+            continue
+        except Exception as exc:
+            if name == SANDBOX:
+                raise  # it may have written into this transaction: the job's rollback and retry handle it
+            # A connector's bug must not stop traffic that another route can carry.
+            CARRIER_DISPATCHES.labels(name, "error").inc()
+            log.exception("carrier connector failed; trying the next route", sid=outbound.sid, carrier=name)
+            unavailable.append(f"{name}: {type(exc).__name__}")
+            continue
+        CARRIER_DISPATCHES.labels(name, "accepted").inc()
+        return name, result
+    return None
+
+
+async def _record_sent(session: AsyncSession, sid: str, carrier: str, result: SubmitResult) -> None:
+    message = await _locked(session, sid)
+    if message.status != MessageStatus.QUEUED:
+        # Another attempt got here first (its lease was taken over): this submission was a resend.
+        log.warning(
+            "message submitted again after another attempt recorded it",
+            sid=sid,
+            carrier=carrier,
+            carrier_message_id=result.carrier_message_id,
+            recorded_carrier=message.carrier,
+        )
+        return
+    await record_status(session, message, StatusEvent(MessageStatus.SENDING))
+    accepted = StatusEvent(MessageStatus.SENT, carrier=carrier, carrier_message_id=result.carrier_message_id)
+    await record_status(session, message, accepted)
+
+
 @job_handler(DISPATCH_JOB)
 async def dispatch(ctx: JobContext, payload: dict[str, Any]) -> None:
     session = ctx.session
-    message = await MessageRepository(session).get(payload["sid"], for_update=True)
-    if message is None:
-        raise PermanentJobError(f"message {payload['sid']} does not exist")
+    sid = payload["sid"]
+    message = await _locked(session, sid)
     if message.status != MessageStatus.QUEUED:
         return  # dispatched already: a repeated job must not submit twice
-    await record_status(session, message, StatusEvent(MessageStatus.SENDING))
+    sending = StatusEvent(MessageStatus.SENDING)
     if message.media and message.channel == "sms":
         # The document: a capability the channel lacks marks the message failed.
-        await record_status(
-            session,
-            message,
-            StatusEvent(MessageStatus.FAILED, MEDIA_NOT_SUPPORTED, "The sms channel does not carry media; use mms"),
+        problem = StatusEvent(
+            MessageStatus.FAILED, MEDIA_NOT_SUPPORTED, "The sms channel does not carry media; use mms"
         )
+        await _finish(session, sid, sending, problem)
         return
-    # Routing between carriers arrives with carrier connections; the sandbox is the default route.
-    carrier = SandboxCarrier(session, ctx.settings)
-    try:
-        result = await carrier.submit(_outbound(message))
-    except CarrierRejected as exc:
-        await record_status(session, message, StatusEvent(MessageStatus.FAILED, exc.code, exc.message))
+    outbound = _outbound(message)
+    live = carrier_registry.current()
+    if live is not None:  # this process's snapshot of the routes, refreshed every few seconds
+        carriers = live.routes_for(message.channel, message.to_address)
+    else:
+        carriers = await routes_for(session, message.channel, message.to_address)
+    if not carriers:
+        text = f"No carrier route for {message.channel} to {message.to_address}"
+        await _finish(session, sid, sending, StatusEvent(MessageStatus.FAILED, NO_ROUTE, text))
         return
-    except CarrierUnavailable as exc:
-        if not ctx.is_last_attempt:
-            raise  # rolls back "sending"; the queue retries with backoff
-        log.warning("carrier unavailable on the last attempt", sid=message.sid, error=exc.message)
-        await record_status(session, message, StatusEvent(MessageStatus.FAILED, CARRIER_UNAVAILABLE, exc.message))
+
+    steered_to = payload.get(STEERED_TO)
+    if steered_to in carriers and ctx.attempt == 1:
+        carriers = carriers[carriers.index(steered_to) :]  # those before it were unavailable a moment ago
+    unavailable: list[str] = []
+    offered = await _offer(session, ctx.settings, carriers, outbound, unavailable, may_steer=steered_to is None)
+    if offered is not None:
+        name, outcome = offered
+        if isinstance(outcome, Steer):
+            log.info("carrier up on other nodes only; steering the message to them", sid=sid, carrier=name)
+            await enqueue(session, DISPATCH_JOB, {"sid": sid, STEERED_TO: name}, queue=carrier_queue(name))
+            return
+        if isinstance(outcome, CarrierRejected):
+            code = outcome.code if outcome.code is not None else CARRIER_UNAVAILABLE  # a refusal without a mapping
+            await _finish(session, sid, sending, StatusEvent(MessageStatus.FAILED, code, outcome.message))
+        else:
+            await _record_sent(session, sid, name, outcome)
         return
-    await record_status(
-        session,
-        message,
-        StatusEvent(MessageStatus.SENT, carrier=carrier.name, carrier_message_id=result.carrier_message_id),
-    )
+    summary = "; ".join(unavailable)
+    if not ctx.is_last_attempt:
+        raise CarrierUnavailable(f"no carrier could take the message now ({summary})")  # retried with backoff
+    log.warning("every carrier unavailable on the last attempt", sid=sid, carriers=summary)
+    text = f"No carrier available: {summary}"[:1000]
+    await _finish(session, sid, sending, StatusEvent(MessageStatus.FAILED, CARRIER_UNAVAILABLE, text))
