@@ -46,3 +46,8 @@ class SmppConfig:
     reconnect_max_seconds: float = 60.0
     # Optional TLVs added to every submit_sm: tag → value bytes (e.g. India DLT entity/template ids).
     custom_tlvs: dict[int, bytes] = field(default_factory=dict)
+    # How long a node's claim on a bind slot lasts without renewal: a dead node's slots are
+    # taken over after this (renewed every third of it while the node lives).
+    bind_lease_seconds: float = 30.0
+    # A concatenated MO whose parts stop coming is delivered as it is after this long.
+    mo_reassembly_seconds: float = 300.0
