@@ -6,7 +6,9 @@
     if result.ok: ...            # 2xx; result.body holds the reply (e.g. RCML XML), capped at 64 KiB
     elif result.retryable: ...   # network error, timeout, 5xx or 429
 
-POST sends the parameters form-encoded; GET appends them to the URL's query string. The
+POST sends the parameters form-encoded (or, for a JSON delivery — its only parameter is
+``JSON_BODY_PARAM`` — that value as an ``application/json`` body to the URL with
+``?bodySHA256=<hex>``); GET appends them to the URL's query string. The
 ``X-Twilio-Signature`` header is computed over the exact URL requested (and, for POST, the
 form parameters), keyed with the account's auth token. Redirects are not followed (a
 redirect could point past the SSRF guard, and Twilio does not follow them either).
@@ -33,9 +35,18 @@ import httpx
 
 from message_exchange.config import Settings
 from message_exchange.webhooks.guard import GuardedBackend, WebhookRefused, check_url_syntax
-from message_exchange.webhooks.signing import SIGNATURE_HEADER, Params, twilio_signature, url_with_query
+from message_exchange.webhooks.signing import (
+    SIGNATURE_HEADER,
+    Params,
+    signed_json_url,
+    twilio_signature,
+    url_with_query,
+)
 
 USER_AGENT = "MessageExchange/0.1"
+# A delivery whose only parameter is this one is a JSON POST of its value (see
+# webhooks.service.enqueue_json_delivery): signed over the URL with ?bodySHA256=<hex>.
+JSON_BODY_PARAM = "__json_body__"
 MAX_BODY_BYTES = 64 * 1024
 METHODS = ("GET", "POST")
 LIMITS = httpx.Limits(max_connections=200, max_keepalive_connections=50, keepalive_expiry=30.0)
@@ -130,9 +141,19 @@ async def send_webhook(
     check_url_syntax(url)
     client = get_client(settings.webhook_allow_private)
     try:
+        json_body = params.get(JSON_BODY_PARAM) if method == "POST" and len(params) == 1 else None
         if method == "GET":
             request = client.build_request(
                 method, url_with_query(url, params), timeout=settings.webhook_timeout_seconds
+            )
+        elif isinstance(json_body, str):
+            content = json_body.encode("utf-8")
+            request = client.build_request(
+                method,
+                signed_json_url(url, content),
+                content=content,
+                headers={"Content-Type": "application/json"},
+                timeout=settings.webhook_timeout_seconds,
             )
         else:
             request = client.build_request(
@@ -146,7 +167,8 @@ async def send_webhook(
         raise WebhookRefused(f"Webhook URL is malformed: {exc}") from None
     # Signed over the URL exactly as it goes on the wire (httpx may normalize what it was given).
     target = str(request.url)
-    request.headers[SIGNATURE_HEADER] = twilio_signature(auth_token, target, params if method == "POST" else None)
+    form = params if method == "POST" and json_body is None else None
+    request.headers[SIGNATURE_HEADER] = twilio_signature(auth_token, target, form)
     started = time.monotonic()
     try:
         response = await client.send(request, stream=True)

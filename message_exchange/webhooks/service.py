@@ -20,7 +20,9 @@ import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
+import orjson
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from message_exchange.accounts import service as accounts
@@ -30,6 +32,7 @@ from message_exchange.core.paging import PageRequest, ensure_page_exists
 from message_exchange.core.sids import new_sid
 from message_exchange.db.base import utcnow
 from message_exchange.jobs import service as jobs
+from message_exchange.webhooks.client import JSON_BODY_PARAM
 from message_exchange.webhooks.models import SID_PREFIX, DeliveryStatus, WebhookAttempt, WebhookDelivery
 from message_exchange.webhooks.repository import DeliveryFilter, WebhookRepository
 
@@ -110,6 +113,33 @@ async def enqueue_delivery(
     )
     await WebhookRepository(session).add(delivery)
     return sid
+
+
+async def enqueue_json_delivery(
+    session: AsyncSession,
+    *,
+    account_sid: str,
+    resource_sid: str,
+    purpose: str,
+    url: str,
+    body: Mapping[str, Any],
+) -> str:
+    """Like :func:`enqueue_delivery`, for a POST whose body is ``body`` as JSON.
+
+    Sent with ``Content-Type: application/json`` to ``url?bodySHA256=<hex sha256 of the
+    body>`` and signed over that URL (Twilio's convention for JSON webhooks); retried,
+    ordered and recorded like every other delivery.
+    """
+    text = orjson.dumps(body).decode("utf-8")
+    return await enqueue_delivery(
+        session,
+        account_sid=account_sid,
+        resource_sid=resource_sid,
+        purpose=purpose,
+        url=url,
+        method="POST",
+        params={JSON_BODY_PARAM: text},
+    )
 
 
 @dataclass(frozen=True, slots=True)

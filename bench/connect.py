@@ -1,0 +1,240 @@
+"""bench/connect: a 1,000-destination Messaging API v1 request, accepted and then drained.
+
+    .venv/bin/python bench/connect.py [--db sqlite|postgres] [--requests 20] [--size 1000]
+                                      [--pg-admin postgresql://postgres@127.0.0.1:5432/postgres]
+
+Starts one ``mx serve`` on a free 127.0.0.1 port (a fresh SQLite file in a temp dir, or a
+fresh PostgreSQL database created and dropped here), makes an account and a Messaging API
+service with the ``mx`` CLI, then:
+
+(a) accept: with ``MX_RUN_WORKERS=false`` (nothing else competes for the database), sends
+    ``--requests`` requests of ``--size`` destinations one after the other (after 3
+    warm-up requests) and measures each answer's latency at the client: p50 / p90 / max.
+    Every answer is checked: ``--size`` entries, all ``1001``.
+(b) drain: restarts the server with its in-process workers on (sandbox carrier, no
+    delivery delay) and measures how long until every accepted message is final
+    (``delivered``): messages / s from the restart to the last one.
+
+One line of figures goes to stdout. Loopback only; stops by itself.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+import secrets
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+from sqlalchemy import func, select
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from message_exchange.db.engine import create_engine, create_session_factory  # noqa: E402
+from message_exchange.messages.models import Message  # noqa: E402
+
+MX = Path(sys.executable).parent / "mx"
+HOST = "127.0.0.1"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind((HOST, 0))
+        return int(sock.getsockname()[1])
+
+
+@contextlib.contextmanager
+def postgres_database(admin_dsn: str) -> Iterator[str]:
+    import asyncpg
+
+    name = f"mx_bench_{secrets.token_hex(4)}"
+
+    async def run(sql: str) -> None:
+        conn = await asyncpg.connect(admin_dsn, timeout=5)
+        try:
+            await conn.execute(sql)
+        finally:
+            await conn.close()
+
+    asyncio.run(run(f'CREATE DATABASE "{name}"'))
+    try:
+        host_part = admin_dsn.split("://", 1)[1].rsplit("/", 1)[0]
+        yield f"postgresql+asyncpg://{host_part}/{name}"
+    finally:
+        asyncio.run(run(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+def mx(env: dict[str, str], *args: str) -> Any:
+    out = subprocess.run([str(MX), *args], env=env, cwd=ROOT, check=True, capture_output=True, text=True, timeout=120)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+class Server:
+    def __init__(self, env: dict[str, str], log_path: Path) -> None:
+        self.port = free_port()
+        self.log = log_path.open("ab")
+        self.process = subprocess.Popen(
+            [str(MX), "serve", "--host", HOST, "--port", str(self.port)],
+            env=env,
+            cwd=ROOT,
+            stdout=self.log,
+            stderr=self.log,
+        )
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise SystemExit(f"mx serve exited {self.process.returncode}; see {log_path}")
+            with contextlib.suppress(httpx.HTTPError):
+                if httpx.get(f"http://{HOST}:{self.port}/healthz", timeout=1).status_code == 200:
+                    return
+            time.sleep(0.1)
+        raise SystemExit("mx serve did not become ready")
+
+    @property
+    def url(self) -> str:
+        return f"http://{HOST}:{self.port}"
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(30)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self.log.close()
+
+
+def body(size: int, offset: int) -> bytes:
+    return json.dumps(
+        {
+            "deliverychannel": "sms",
+            "correlationid": f"bench-{offset}",
+            "channels": {"sms": {"text": "Your parcel arrives today between 10:00 and 12:00.", "senderid": "ACME"}},
+            "destination": [{"msisdn": [f"+1415{(offset + i) % 10_000_000:07d}"]} for i in range(size)],
+        }
+    ).encode()
+
+
+def accept(server: Server, key: str, requests: int, size: int) -> list[float]:
+    latencies: list[float] = []
+    with httpx.Client(
+        base_url=server.url, headers={"key": key, "content-type": "application/json"}, timeout=60
+    ) as http:
+        for n in range(requests + 3):
+            payload = body(size, n * size)
+            started = time.perf_counter()
+            response = http.post("/resources/v1/messaging", content=payload)
+            elapsed = (time.perf_counter() - started) * 1000
+            entries = response.json()["response"]
+            if not isinstance(entries, list) or len(entries) != size or {e["code"] for e in entries} != {"1001"}:
+                raise SystemExit(f"unexpected answer: {response.text[:300]}")
+            if n >= 3:
+                latencies.append(elapsed)
+    return latencies
+
+
+async def progress(database_url: str) -> tuple[int, int, int]:
+    """(messages, handed to the carrier or later, final)."""
+    engine = create_engine(database_url)
+    try:
+        async with create_session_factory(engine)() as session:
+            counts = dict((await session.execute(select(Message.status, func.count()).group_by(Message.status))).all())
+        total = sum(counts.values())
+        final = sum(counts.get(s, 0) for s in ("delivered", "failed", "undelivered"))
+        return total, total - counts.get("queued", 0), final
+    finally:
+        await engine.dispose()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--db", choices=["sqlite", "postgres"], default="sqlite")
+    parser.add_argument("--requests", type=int, default=20)
+    parser.add_argument("--size", type=int, default=1000)
+    parser.add_argument("--drain-timeout", type=float, default=600)
+    parser.add_argument("--pg-admin", default="postgresql://postgres@127.0.0.1:5432/postgres")
+    args = parser.parse_args()
+    tmp = Path(tempfile.mkdtemp(prefix="mx-bench-connect-"))
+    try:
+        with contextlib.ExitStack() as stack:
+            if args.db == "postgres":
+                database_url = stack.enter_context(postgres_database(args.pg_admin))
+            else:
+                database_url = f"sqlite+aiosqlite:///{tmp / 'mx.db'}"
+            from cryptography.fernet import Fernet
+
+            env = {
+                **os.environ,
+                "PYTHONPATH": str(ROOT),
+                "MX_DATA_DIR": str(tmp),
+                "MX_DATABASE_URL": database_url,
+                "MX_SECRET_KEY": Fernet.generate_key().decode(),
+                "MX_LOG_LEVEL": "WARNING",
+                "MX_LOG_JSON": "false",
+                "MX_SANDBOX_DELIVERY_DELAY_SECONDS": "0",
+            }
+            subprocess.run([str(MX), "db", "upgrade"], env=env, cwd=ROOT, check=True, capture_output=True)
+            account = mx(
+                env, "accounts", "create", "--email", "bench@example.com", "--password", "benchmark!", "--json"
+            )
+            service = mx(
+                env,
+                "connect",
+                "services",
+                "create",
+                "--account",
+                account["sid"],
+                "--name",
+                "bench",
+                "--sender-id",
+                "ACME",
+                "--json",
+            )
+            server = Server({**env, "MX_RUN_WORKERS": "false"}, tmp / "serve.log")
+            try:
+                latencies = accept(server, service["key"], args.requests, args.size)
+            finally:
+                server.stop()
+            started = time.monotonic()
+            server = Server(env, tmp / "serve.log")
+            try:
+                total, submitted, done = asyncio.run(progress(database_url))
+                submitted_at = None
+                while done < total and time.monotonic() - started < args.drain_timeout:
+                    time.sleep(0.5)
+                    total, submitted, done = asyncio.run(progress(database_url))
+                    if submitted == total and submitted_at is None:
+                        submitted_at = time.monotonic() - started
+                drained = time.monotonic() - started
+            finally:
+                server.stop()
+        quantiles = statistics.quantiles(latencies, n=10)
+        print(
+            f"connect db={args.db} size={args.size} requests={args.requests} | accept: "
+            f"p50={statistics.median(latencies):.1f}ms p90={quantiles[8]:.1f}ms max={max(latencies):.1f}ms "
+            f"({args.size * len(latencies) / (sum(latencies) / 1000):.0f} destinations/s) | "
+            f"drain (workers on, from restart): {submitted}/{total} submitted to the sandbox carrier"
+            f"{f' in {submitted_at:.1f}s = {total / submitted_at:.0f} msg/s' if submitted_at else ''}, "
+            f"{done}/{total} final in {drained:.1f}s = {done / drained:.0f} msg/s"
+        )
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
