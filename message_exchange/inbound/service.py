@@ -30,7 +30,7 @@ the last message the subscriber gets from that number.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -55,6 +55,20 @@ from message_exchange.numbers.service import find_by_phone_number
 from message_exchange.webhooks.service import enqueue_delivery
 
 log = get_logger("mx.inbound")
+
+InboundRoute = Callable[[AsyncSession, Message, Settings], Awaitable[bool]]
+_ROUTES: list[InboundRoute] = []
+
+
+def add_route(route: InboundRoute) -> None:
+    """Let another domain (the chat exchanges) take a stored inbound message before the SmsUrl.
+
+    ``route`` is awaited after storage, dedupe and opt-out keywords; True means it took the
+    message (its number is mapped to a chat user), so the number's SmsUrl is not called.
+    """
+    if route not in _ROUTES:
+        _ROUTES.append(route)
+
 
 SMS_URL = "sms_url"
 SMS_FALLBACK_URL = "sms_fallback_url"
@@ -184,6 +198,9 @@ async def receive(session: AsyncSession, inbound: InboundMessage, *, settings: S
         )
         return None
     await _apply_keyword(session, owner, message, settings)
+    for route in _ROUTES:
+        if await route(session, message, settings):
+            return message
     if number.sms_url:
         await enqueue_delivery(
             session,
