@@ -10,7 +10,9 @@ from fastapi import FastAPI
 
 from message_exchange.accounts.routes import router as accounts_router
 from message_exchange.accounts.service import CallerCache
+from message_exchange.carriers.routes import router as carriers_router
 from message_exchange.config import Settings
+from message_exchange.connect.routes import routers as connect_routers
 from message_exchange.core.crypto import SecretBox
 from message_exchange.core.families import install_exception_handlers
 from message_exchange.core.middleware import BodyLimitMiddleware, RequestContextMiddleware
@@ -21,10 +23,12 @@ from message_exchange.messages import sms_routes, twilio_routes
 from message_exchange.messages.fastpath import SendFastPath, SendHandler
 from message_exchange.messages.intake import Intake
 from message_exchange.numbers.routes import router as numbers_router
+from message_exchange.webex.routes import routers as webex_routers
 from message_exchange.webhooks.client import close_clients
 from message_exchange.webhooks.routes import router as webhooks_router
 
 if TYPE_CHECKING:
+    from message_exchange.carriers.registry import CarrierRegistry
     from message_exchange.jobs.worker import Worker
 
 
@@ -39,18 +43,25 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # SQLite has one write lock, so one writer; on PostgreSQL a second overlaps the commit wait.
         app.state.intake = Intake(app.state.session_factory, writers=1 if engine.dialect.name == "sqlite" else 2)
         worker: Worker | None = None
+        carriers: CarrierRegistry | None = None
         if settings.run_workers:
+            from message_exchange.carriers.registry import start_registry
             from message_exchange.jobs.worker import Worker
 
+            # Carriers first, so the worker's first dispatch finds them (they bind in the background).
+            carriers = await start_registry(settings, app.state.session_factory, app.state.secret_box)
             worker = Worker(settings, app.state.session_factory)
             await worker.start()
         app.state.worker = worker
+        app.state.carriers = carriers
         try:
             yield
         finally:
             await app.state.intake.stop()
             if worker is not None:
                 await worker.stop()
+            if carriers is not None:
+                await carriers.stop()  # after the worker: in-flight submits end before the unbind
             await close_clients()
             await engine.dispose()
 
@@ -73,6 +84,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.include_router(messages_router)
     app.include_router(sms_routes.router)
     app.include_router(twilio_routes.router)
+    app.include_router(carriers_router)
+    for webex_router in webex_routers:
+        app.include_router(webex_router)
+    for connect_router in connect_routers:
+        app.include_router(connect_router)
     send_handlers: dict[Callable[..., Any], SendHandler] = {
         messages_routes.send_message: messages_routes.accept_message,
         sms_routes.send_sms: sms_routes.accept_sms,

@@ -11,10 +11,13 @@ from typing import Annotated
 import typer
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from message_exchange.carriers import cli as carriers_cli
 from message_exchange.cli_support import in_transaction, prepare_schema, settings_from_env
+from message_exchange.connect import cli as connect_cli
 from message_exchange.core.crypto import SecretBox
 from message_exchange.db import migrate
 from message_exchange.numbers import cli as numbers_cli
+from message_exchange.webex import cli as webex_cli
 
 app = typer.Typer(help="Message Exchange: a self-hosted messaging exchange.", no_args_is_help=True)
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
@@ -22,6 +25,9 @@ accounts_app = typer.Typer(help="Accounts and auth tokens.", no_args_is_help=Tru
 app.add_typer(db_app, name="db")
 app.add_typer(accounts_app, name="accounts")
 app.add_typer(numbers_cli.app, name="numbers")
+app.add_typer(connect_cli.app, name="connect")
+app.add_typer(carriers_cli.app, name="carriers")
+app.add_typer(webex_cli.app, name="webex")
 
 
 @app.command()

@@ -46,6 +46,12 @@ class Settings(BaseSettings):
     worker_concurrency: int = Field(default=8, ge=1, description="Jobs one worker process runs at once.")
     job_lease_seconds: float = Field(default=30.0, gt=0, description="A claimed job is re-claimable after this.")
     job_poll_seconds: float = Field(default=0.5, gt=0, description="Idle poll interval of a worker.")
+    job_queue_orphan_seconds: float = Field(
+        default=10.0,
+        gt=0,
+        description="A job kept for a named queue (e.g. an SMPP carrier's bound nodes) that no worker "
+        "has taken this long after it was due is taken by any worker.",
+    )
     job_max_attempts: int = Field(default=8, ge=1)
     job_backoff_base_seconds: float = Field(default=2.0, gt=0)
     job_backoff_max_seconds: float = Field(default=600.0, gt=0)
@@ -68,10 +74,26 @@ class Settings(BaseSettings):
     sandbox_delivery_delay_seconds: float = Field(
         default=0.5, ge=0, description="How long the sandbox carrier takes to report a delivery receipt."
     )
+    connect_link_base_url: str | None = Field(
+        default=None,
+        description="Base URL of Messaging API v1 short links (/l/<code>); default: the URL the API was called on.",
+    )
     help_reply: str = Field(
         default="Reply STOP to unsubscribe.",
         min_length=1,
         description="Auto reply to an inbound HELP or INFO (opt-out keywords).",
+    )
+    webex_api_base_url: str = Field(
+        default="https://webexapis.com/v1/", description="Base URL of the Webex REST API the Webex exchange calls."
+    )
+    webex_timeout_seconds: float = Field(default=10.0, gt=0, description="Timeout of one Webex API request.")
+    public_url: str | None = Field(
+        default=None,
+        description="Base URL this server is reachable at from outside (Webex webhooks, media links); "
+        "default: the URL the bot settings were saved through.",
+    )
+    carrier_reload_seconds: float = Field(
+        default=2.0, gt=0, description="How often a worker process re-reads carrier connections (no restart needed)."
     )
 
     @field_validator("job_modules", mode="before")

@@ -26,6 +26,7 @@ from hypothesis import HealthCheck, settings
 
 from message_exchange.app import create_app
 from message_exchange.config import Settings
+from tests.fakes.webex import fake_webex_in_thread
 from tests.support.processes import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -42,10 +43,18 @@ schema.config.generation.update(modes=[schemathesis.GenerationMode.POSITIVE, sch
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str, str]]:
+def webex_api() -> Iterator[str]:
+    """A local fake Webex API, so the Webex exchange's calls never leave the machine."""
+    with fake_webex_in_thread() as fake:
+        yield fake.base_url
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory, webex_api: str) -> Iterator[tuple[str, str, str]]:
     """(base_url, account sid, Authorization header) of a running server."""
     data_dir = tmp_path_factory.mktemp("fuzz")
     env = {**os.environ, "MX_DATA_DIR": str(data_dir), "MX_LOG_LEVEL": "WARNING", "PYTHONPATH": str(ROOT)}
+    env["MX_WEBEX_API_BASE_URL"] = webex_api
     env.pop("MX_DATABASE_URL", None)
     env.pop("MX_SECRET_KEY", None)
     created = subprocess.run(

@@ -14,3 +14,10 @@ HTTP_LATENCY = Histogram(
 JOBS_FINISHED = Counter("mx_jobs_finished_total", "Job attempts finished, by kind and outcome", ["kind", "outcome"])
 JOB_DURATION = Histogram("mx_job_duration_seconds", "Time a job attempt ran", ["kind"])
 JOBS_RUNNING = Gauge("mx_jobs_running", "Jobs running in this process")
+CARRIER_RUNNING = Gauge("mx_carrier_running", "1 while this process runs the carrier's connector", ["carrier"])
+CARRIER_UP = Gauge("mx_carrier_up", "1 while the carrier's connector can take messages (bound)", ["carrier"])
+CARRIER_DISPATCHES = Counter(
+    "mx_carrier_dispatches_total",
+    "Messages offered to a carrier by dispatch, by outcome (accepted, rejected, unavailable)",
+    ["carrier", "outcome"],
+)

@@ -66,6 +66,10 @@ class Job(Base):
     id: Mapped[str] = mapped_column(String(34), primary_key=True)
     kind: Mapped[str] = mapped_column(String(64))
     payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+    # NULL: any worker may run it. Otherwise only workers serving this queue (a worker bound to
+    # an SMPP carrier serves ``carrier:<name>``), or any worker once it has waited
+    # MX_JOB_QUEUE_ORPHAN_SECONDS past its run_at (nobody serves the queue any more).
+    queue: Mapped[str | None] = mapped_column(String(64))
     status: Mapped[str] = mapped_column(String(16))
     # Number of the latest attempt (0 before the first claim). With ``locked_by`` it fences
     # every write a worker makes for the attempt it runs.

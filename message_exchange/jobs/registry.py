@@ -39,6 +39,8 @@ BUILTIN_HANDLER_MODULES: tuple[str, ...] = (
     "message_exchange.messages.dispatch",
     "message_exchange.carriers.sandbox",
     "message_exchange.inbound.handlers",
+    "message_exchange.webex.handlers",
+    "message_exchange.connect.notify",
 )
 
 

@@ -28,6 +28,7 @@ from sqlalchemy import (
     bindparam,
     insert,
     literal_column,
+    or_,
     select,
     update,
 )
@@ -97,8 +98,14 @@ async def claim(
     lease_until: datetime,
     default_max_attempts: int,
     include_expired: bool = True,
+    queues: Sequence[str] = (),
+    orphaned_before: datetime | None = None,
 ) -> list[ClaimedJob]:
     """Lease up to ``limit`` runnable jobs to ``worker_id`` and record their attempts.
+
+    Pending jobs are runnable when unqueued, in one of ``queues``, or due since before
+    ``orphaned_before`` (default ``now``: every queue) — a queue nobody serves any more must
+    not keep its jobs forever.
 
     Runnable: running with an expired lease (its worker died or stalled; that attempt is
     recorded ``lease_expired``), then pending and due, oldest ``run_at`` first. A job whose
@@ -113,7 +120,13 @@ async def claim(
     claimed: list[ClaimedJob] = []
     if limit <= 0:
         return claimed
-    params = {"p_worker_id": worker_id, "p_now": now, "p_lease_until": lease_until}
+    params = {
+        "p_worker_id": worker_id,
+        "p_now": now,
+        "p_lease_until": lease_until,
+        "p_queues": list(queues),
+        "p_orphaned_before": orphaned_before or now,
+    }
     if include_expired:
         claimed += await _reclaim_expired(session, postgres, limit, params, default_max_attempts)
     remaining = limit - len(claimed)
@@ -153,7 +166,15 @@ def _lease_values(statement: Update) -> ReturningUpdate[Any]:
 def _lease_due_statement(postgres: bool) -> ReturningUpdate[Any]:
     due = (
         select(_jobs.c.id)
-        .where(_jobs.c.status == _PENDING, _jobs.c.run_at <= _time("p_now"))
+        .where(
+            _jobs.c.status == _PENDING,
+            _jobs.c.run_at <= _time("p_now"),
+            or_(
+                _jobs.c.queue.is_(None),
+                _jobs.c.queue.in_(bindparam("p_queues", expanding=True, type_=String())),
+                _jobs.c.run_at <= _time("p_orphaned_before"),
+            ),
+        )
         .order_by(_jobs.c.run_at)
         .limit(bindparam("p_limit", type_=Integer()))
     )
@@ -227,7 +248,8 @@ async def _reclaim_expired(
         return []
     rows = (
         await session.execute(
-            _lease_values(update(_jobs).where(_jobs.c.id.in_(retry_ids), _jobs.c.status == _RUNNING)), params
+            _lease_values(update(_jobs).where(_jobs.c.id.in_(retry_ids), _jobs.c.status == _RUNNING)),
+            {key: params[key] for key in ("p_worker_id", "p_now", "p_lease_until")},
         )
     ).all()
     return _claimed(rows, params["p_worker_id"], params["p_lease_until"], default_max_attempts, reclaimed=True)

@@ -29,8 +29,10 @@ from message_exchange.jobs.models import SID_PREFIX, Job, JobAttempt, JobStatus
 log = get_logger("mx.jobs")
 
 Waker = Callable[[], None]
+QueueSource = Callable[[], Iterable[str]]
 
 _WAKERS: set[Waker] = set()
+_QUEUE_SOURCES: set[QueueSource] = set()
 _WAKE_ON_COMMIT = "mx_jobs_enqueued"
 
 
@@ -41,6 +43,26 @@ def add_waker(waker: Waker) -> None:
 
 def remove_waker(waker: Waker) -> None:
     _WAKERS.discard(waker)
+
+
+def add_queue_source(source: QueueSource) -> None:
+    """Let this process's workers also claim jobs of the queues ``source()`` names (asked at each claim)."""
+    _QUEUE_SOURCES.add(source)
+
+
+def remove_queue_source(source: QueueSource) -> None:
+    _QUEUE_SOURCES.discard(source)
+
+
+def served_queues() -> list[str]:
+    """The named queues this process's workers claim from now, besides unqueued jobs."""
+    names: set[str] = set()
+    for source in list(_QUEUE_SOURCES):
+        try:
+            names.update(source())
+        except Exception:
+            log.exception("job queue source failed")
+    return sorted(names)
 
 
 @event.listens_for(Session, "after_commit")
@@ -67,13 +89,17 @@ async def enqueue(
     run_at: datetime | None = None,
     max_attempts: int | None = None,
     delay: float | timedelta | None = None,
+    queue: str | None = None,
 ) -> str:
     """Add a job to the caller's transaction and return its id.
 
     ``run_at`` (aware) or ``delay`` (seconds or timedelta) schedule it for later; by default
-    it is due at once. ``max_attempts`` overrides the workers' MX_JOB_MAX_ATTEMPTS.
+    it is due at once. ``max_attempts`` overrides the workers' MX_JOB_MAX_ATTEMPTS. ``queue``
+    keeps it for the workers serving that queue (see :func:`add_queue_source`).
     """
-    (job_id,) = await enqueue_many(session, kind, [payload], run_at=run_at, max_attempts=max_attempts, delay=delay)
+    (job_id,) = await enqueue_many(
+        session, kind, [payload], run_at=run_at, max_attempts=max_attempts, delay=delay, queue=queue
+    )
     return job_id
 
 
@@ -85,10 +111,13 @@ async def enqueue_many(
     run_at: datetime | None = None,
     max_attempts: int | None = None,
     delay: float | timedelta | None = None,
+    queue: str | None = None,
 ) -> list[str]:
     """Add one job of ``kind`` per payload in a single multi-row insert; their ids in order."""
     if not kind or len(kind) > 64:
         raise ValueError("a job kind is 1 to 64 characters")
+    if queue is not None and not 0 < len(queue) <= 64:
+        raise ValueError("a queue name is 1 to 64 characters")
     if max_attempts is not None and max_attempts < 1:
         raise ValueError("max_attempts must be at least 1")
     if run_at is not None and delay is not None:
@@ -107,6 +136,7 @@ async def enqueue_many(
                 "id": new_sid(SID_PREFIX),
                 "kind": kind,
                 "payload": payload,
+                "queue": queue,
                 "status": JobStatus.PENDING.value,
                 "attempts": 0,
                 "max_attempts": max_attempts,

@@ -225,6 +225,8 @@ class Worker:
                 lease_until=now + timedelta(seconds=self.settings.job_lease_seconds),
                 default_max_attempts=self.settings.job_max_attempts,
                 include_expired=include_expired,
+                queues=service.served_queues(),
+                orphaned_before=now - timedelta(seconds=self.settings.job_queue_orphan_seconds),
             )
 
     async def _run_job(self, job: ClaimedJob) -> None:
@@ -375,8 +377,13 @@ class Worker:
 
 async def run_worker(settings: Settings) -> None:
     """``mx worker``: run a :class:`Worker` until SIGTERM or SIGINT, then stop gracefully."""
+    from message_exchange.carriers.registry import start_registry
+
     engine = create_engine(settings.resolved_database_url)
-    worker = Worker(settings, create_session_factory(engine))
+    session_factory = create_session_factory(engine)
+    # The live carrier connectors dispatch submits to; stopped (unbound) after the worker.
+    carriers = await start_registry(settings, session_factory)
+    worker = Worker(settings, session_factory)
     loop = asyncio.get_running_loop()
     stop_requested = asyncio.Event()
     signals = (signal.SIGTERM, signal.SIGINT)
@@ -396,6 +403,7 @@ async def run_worker(settings: Settings) -> None:
         for signum in signals:
             loop.remove_signal_handler(signum)
         await worker.stop()
+        await carriers.stop()
         await engine.dispose()
     if crashed:
         raise SystemExit(1)
