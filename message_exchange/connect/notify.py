@@ -1,20 +1,17 @@
-"""Delivery notifications, expiry, and consent from STOP/START — hooked in without touching
-the messages or inbound code.
+"""Delivery notifications, expiry, and consent from STOP/START.
 
-Status changes. :func:`message_exchange.messages.service.record_status` has no hook, and
-every status change goes through it as an ORM attribute write (``message.status = …``)
-followed by a flush. An attribute ``set`` listener on ``Message.status`` notes each change
-of a Messaging API message with a notifyurl (``created_via="connect-notify"``) in the session; a ``before_flush``
-listener turns the notes into ``connect_events`` rows and one ``connect.notify`` job per
-message, inside the same transaction as the status change — so a notification exists iff
+Status changes. A status listener (:func:`message_exchange.messages.service.add_status_listener`)
+sees every status change of a Messaging API message with a notifyurl
+(``created_via="connect-notify"``) inside the transaction that makes it, and adds a
+``connect_events`` row and a ``connect.notify`` job there — so a notification exists iff
 its status change committed, in the order the changes happened. The ``connect.notify`` job
 turns a message's unsent events, in order, into webhook deliveries (JSON
 ``deliveryInfoNotification``, retried and recorded like every callback).
 
-Consent. An inbound message is stored by the inbound router through the ORM; the same
-``before_flush`` listener asks the inbound module's own :func:`keyword_of` whether it is a
-STOP or START word and records an account-wide opt-out / opt-in (``connect_consents`` with
-``group_id`` NULL). The keyword list and the pair block stay in ``inbound``.
+Consent. A keyword listener (:func:`message_exchange.inbound.service.add_keyword_listener`)
+records an account-wide opt-out / opt-in (``connect_consents`` with ``group_id`` NULL) for
+each STOP / START the inbound router applies. The keyword list and the pair block stay in
+``inbound``.
 
 Expiry. A request with an ``expiry`` gets ``connect.dispatch`` jobs instead of
 ``message.dispatch``: the job fails a message still queued after its expiry (error 30036,
@@ -27,103 +24,55 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import event
-from sqlalchemy.orm import Session, object_session
+from sqlalchemy.ext.asyncio import AsyncSession
 
+from message_exchange.accounts.models import Account
 from message_exchange.connect import codes
 from message_exchange.connect.models import ConnectConsent, ConnectEvent, ConnectTransaction
 from message_exchange.connect.repository import ConnectRepository
-from message_exchange.core.sids import new_sid
 from message_exchange.db.base import utcnow
-from message_exchange.inbound.optout import Keyword, keyword_of
-from message_exchange.jobs import service as jobs_service
-from message_exchange.jobs.models import SID_PREFIX as JOB_PREFIX
-from message_exchange.jobs.models import Job, JobStatus
+from message_exchange.inbound.optout import Keyword
+from message_exchange.inbound.service import add_keyword_listener
 from message_exchange.jobs.registry import JobContext, PermanentJobError, get_handler, job_handler
+from message_exchange.jobs.service import enqueue
 from message_exchange.messages.models import Message
 from message_exchange.messages.repository import MessageRepository
-from message_exchange.messages.service import DISPATCH_JOB, StatusEvent, record_status
+from message_exchange.messages.service import DISPATCH_JOB, StatusEvent, add_status_listener, record_status
 from message_exchange.messages.status import MessageStatus
 from message_exchange.webhooks.service import enqueue_json_delivery
 
 # Messages of the Messaging API; those whose request has a notifyurl are marked apart, so
-# the status hook costs nothing (no event, no job) for the others.
+# the status listener costs nothing (no event, no job) for the others.
 CREATED_VIA = "connect"
 CREATED_VIA_NOTIFY = "connect-notify"
 NOTIFY_JOB = "connect.notify"
 CONNECT_DISPATCH_JOB = "connect.dispatch"
 PURPOSE = "connect_notification"
-_CHANGES = "mx_connect_status_changes"
 
 
 # -- the hooks ------------------------------------------------------------------------------
 
 
-@event.listens_for(Message.status, "set")
-def _status_set(target: Message, value: Any, oldvalue: Any, initiator: Any) -> None:
-    if target.created_via != CREATED_VIA_NOTIFY or value == oldvalue:
+async def _status_changed(session: AsyncSession, message: Message, status: MessageStatus) -> None:
+    if message.created_via != CREATED_VIA_NOTIFY:
         return
-    session = object_session(target)
-    if session is not None:
-        session.info.setdefault(_CHANGES, []).append((target, str(value)))
-
-
-@event.listens_for(Session, "before_flush")
-def _before_flush(session: Session, flush_context: Any, instances: Any) -> None:
-    changes: list[tuple[Message, str]] = session.info.pop(_CHANGES, None) or []
-    now = utcnow()
-    notify: list[str] = []
-    for message, status in changes:
-        notice = codes.notice_for(status, message.error_code)
-        if notice is None:
-            continue
-        session.add(
-            ConnectEvent(
-                message_sid=message.sid,
-                code=notice.code,
-                description=notice.description,
-                delivery_status=notice.delivery_status,
-                occurred_at=now,
-                notified=False,
-            )
+    notice = codes.notice_for(status, message.error_code)
+    if notice is None:
+        return
+    session.add(
+        ConnectEvent(
+            message_sid=message.sid,
+            code=notice.code,
+            description=notice.description,
+            delivery_status=notice.delivery_status,
+            occurred_at=utcnow(),
+            notified=False,
         )
-        if message.sid not in notify:
-            notify.append(message.sid)
-    for sid in notify:
-        session.add(_job(NOTIFY_JOB, {"message_sid": sid}, now))
-    if notify:
-        # What jobs.service.enqueue sets, so in-process workers wake at commit.
-        session.info[jobs_service._WAKE_ON_COMMIT] = True
-    for obj in list(session.new):
-        if isinstance(obj, Message) and obj.direction == "inbound":
-            _record_keyword(session, obj, now)
-
-
-@event.listens_for(Session, "after_rollback")
-def _forget(session: Session) -> None:
-    session.info.pop(_CHANGES, None)
-
-
-def _job(kind: str, payload: dict[str, Any], now: datetime) -> Job:
-    return Job(
-        id=new_sid(JOB_PREFIX),
-        kind=kind,
-        payload=payload,
-        status=JobStatus.PENDING.value,
-        attempts=0,
-        max_attempts=None,
-        run_at=now,
-        lease_expires_at=None,
-        locked_by=None,
-        last_error=None,
-        created_at=now,
-        updated_at=now,
-        finished_at=None,
     )
+    await enqueue(session, NOTIFY_JOB, {"message_sid": message.sid})
 
 
-def _record_keyword(session: Session, message: Message, now: datetime) -> None:
-    keyword = keyword_of(message.body or "") if not message.media else None
+async def _keyword_applied(session: AsyncSession, owner: Account, message: Message, keyword: Keyword) -> None:
     if keyword not in (Keyword.STOP, Keyword.START):
         return
     session.add(
@@ -135,9 +84,13 @@ def _record_keyword(session: Session, message: Message, now: datetime) -> None:
             consent="opt_out" if keyword is Keyword.STOP else "opt_in",
             source="keyword",
             number=message.to_address,
-            recorded_at=now,
+            recorded_at=utcnow(),
         )
     )
+
+
+add_status_listener(_status_changed)
+add_keyword_listener(_keyword_applied)
 
 
 # -- notifications --------------------------------------------------------------------------

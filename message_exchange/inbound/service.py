@@ -70,6 +70,17 @@ def add_route(route: InboundRoute) -> None:
         _ROUTES.append(route)
 
 
+# Called after an opt-out keyword took effect: (session, owner account, inbound message, keyword).
+KeywordListener = Callable[[AsyncSession, Account, Message, Keyword], Awaitable[None]]
+_KEYWORD_LISTENERS: list[KeywordListener] = []
+
+
+def add_keyword_listener(listener: KeywordListener) -> None:
+    """Let another domain follow STOP / START / HELP (the Messaging API's consent records)."""
+    if listener not in _KEYWORD_LISTENERS:
+        _KEYWORD_LISTENERS.append(listener)
+
+
 SMS_URL = "sms_url"
 SMS_FALLBACK_URL = "sms_fallback_url"
 REPLY_DIRECTION = "outbound-reply"
@@ -228,6 +239,8 @@ async def _apply_keyword(session: AsyncSession, owner: Account, message: Message
         await send_reply(session, owner, inbound=message, body=START_CONFIRMATION)
     else:
         await send_reply(session, owner, inbound=message, body=settings.help_reply)
+    for listener in _KEYWORD_LISTENERS:
+        await listener(session, owner, message, keyword)
     log.info("opt-out keyword", keyword=keyword.value, subscriber=subscriber, number=ours, message_sid=message.sid)
 
 

@@ -3,12 +3,14 @@
 A send stores the message ``queued`` and enqueues its dispatch job in the caller's
 transaction, so an accepted message is never lost. Every status change goes through
 :func:`record_status`: one row update and, when the message has a status callback, one
-callback delivery — in the order the changes happened.
+callback delivery — in the order the changes happened — then the status listeners other
+domains registered (:func:`add_status_listener`: the Messaging API's notifications, the chat
+exchanges' message records), in the same transaction.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -43,6 +45,20 @@ TWILIO_API_VERSION = "2010-04-01"
 MAX_MEDIA = 10
 MESSAGE_SORTS = tuple(SORTABLE)
 DEFAULT_SORT = Sort(attribute="DateCreated", descending=False)
+
+# Called with the message after each status change it made, inside the same transaction.
+StatusListener = Callable[[AsyncSession, Message, MessageStatus], Awaitable[None]]
+_STATUS_LISTENERS: list[StatusListener] = []
+
+
+def add_status_listener(listener: StatusListener) -> None:
+    """Let another domain follow status changes: ``listener(session, message, new_status)``.
+
+    It runs in the transaction of the change, so what it writes (a job, an event row)
+    commits exactly when the change does. Registered at import; registering twice is a no-op.
+    """
+    if listener not in _STATUS_LISTENERS:
+        _STATUS_LISTENERS.append(listener)
 
 
 @dataclass(frozen=True, slots=True)
@@ -324,6 +340,8 @@ async def record_status(session: AsyncSession, message: Message, event: StatusEv
             method=message.status_callback_method,
             params=callback_params(message),
         )
+    for listener in _STATUS_LISTENERS:
+        await listener(session, message, moved)
     return True
 
 
