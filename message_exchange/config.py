@@ -44,6 +44,9 @@ class Settings(BaseSettings):
     )
     run_workers: bool = Field(default=True, description="Run job workers inside `mx serve`.")
     worker_concurrency: int = Field(default=8, ge=1, description="Jobs one worker process runs at once.")
+    worker_batch_size: int = Field(
+        default=200, ge=1, le=5000, description="Most jobs of a batch kind (dispatch, receipts) run in one transaction."
+    )
     job_lease_seconds: float = Field(default=30.0, gt=0, description="A claimed job is re-claimable after this.")
     job_poll_seconds: float = Field(default=0.5, gt=0, description="Idle poll interval of a worker.")
     job_queue_orphan_seconds: float = Field(
@@ -92,6 +95,36 @@ class Settings(BaseSettings):
         description="Base URL this server is reachable at from outside (Webex webhooks, media links); "
         "default: the URL the bot settings were saved through.",
     )
+    msteams_openid_metadata_url: str = Field(
+        default="https://login.botframework.com/v1/.well-known/openidconfiguration",
+        description="OpenID metadata (its jwks_uri: the keys) that Bot Framework tokens sent to the Teams bridge are "
+        "checked against.",
+    )
+    msteams_token_issuer: str = Field(
+        default="https://api.botframework.com", description="Issuer (iss) required of Bot Framework tokens."
+    )
+    msteams_login_authority: str = Field(
+        default="https://login.microsoftonline.com",
+        description="Token authority: client-credentials tokens from <authority>/<tenant>/oauth2/v2.0/token.",
+    )
+    msteams_bot_token_tenant: str = Field(
+        default="botframework.com", description="Tenant of the Bot Connector token (the authority path segment)."
+    )
+    msteams_graph_base_url: str = Field(
+        default="https://graph.microsoft.com", description="Microsoft Graph (mapping validation: GET /v1.0/users/{id})."
+    )
+    msteams_default_service_url: str = Field(
+        default="https://smba.trafficmanager.net/teams/",
+        description="Bot Connector service URL for a first proactive message before any activity showed one.",
+    )
+    msteams_allowed_service_hosts: str = Field(
+        default="smba.trafficmanager.net,*.trafficmanager.net,*.botframework.com,*.teams.microsoft.com",
+        description="Hosts (comma-separated, *.suffix allowed) a Bot Connector serviceUrl may point at.",
+    )
+    msteams_jwt_leeway_seconds: float = Field(
+        default=300.0, ge=0, description="Clock skew allowed when checking Bot Framework token times."
+    )
+    msteams_timeout_seconds: float = Field(default=10.0, gt=0, description="Timeout of one Microsoft API request.")
     carrier_reload_seconds: float = Field(
         default=2.0, gt=0, description="How often a worker process re-reads carrier connections (no restart needed)."
     )

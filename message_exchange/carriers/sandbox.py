@@ -25,6 +25,7 @@ neither lose the receipt nor deliver twice.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -32,11 +33,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from message_exchange.carriers.base import CarrierRejected, OutboundMessage, SubmitResult
 from message_exchange.config import Settings
 from message_exchange.inbound.service import InboundMedia, InboundMessage, receive
-from message_exchange.jobs.registry import JobContext, job_handler
-from message_exchange.jobs.service import enqueue
-from message_exchange.messages.service import StatusEvent, apply_carrier_report
+from message_exchange.jobs.registry import BatchContext, JobContext, batch_handler, job_handler
+from message_exchange.jobs.service import enqueue_many
+from message_exchange.messages.repository import MessageRepository
+from message_exchange.messages.service import StatusEvent, apply_carrier_report, record_status
 from message_exchange.messages.status import MessageStatus
-from message_exchange.numbers.service import find_by_phone_number
+from message_exchange.numbers.repository import NumberRepository
 
 NAME = "sandbox"
 RECEIPT_JOB = "sandbox.receipt"
@@ -62,18 +64,40 @@ class SandboxCarrier:
         self._settings = settings
 
     async def submit(self, message: OutboundMessage) -> SubmitResult:
-        if message.to_address in REJECTED_AT_SUBMIT:
-            code, text = REJECTED_AT_SUBMIT[message.to_address]
-            raise CarrierRejected(text, code=code)
-        # The message sid is the idempotency key: the same message always gets the same id.
-        carrier_id = "SBX" + hashlib.sha256(message.sid.encode()).hexdigest()[:29]
-        outcome: dict[str, Any] = {"carrier_message_id": carrier_id, "status": "delivered"}
-        if message.to_address in UNDELIVERED:
-            code, text = UNDELIVERED[message.to_address]
-            outcome.update(status="undelivered", error_code=code, error_message=text)
-        await enqueue(self._session, RECEIPT_JOB, outcome, delay=self._settings.sandbox_delivery_delay_seconds)
-        if message.to_address not in UNDELIVERED and await find_by_phone_number(self._session, message.to_address):
-            loopback = {
+        (outcome,) = await self.submit_many([message])
+        if isinstance(outcome, CarrierRejected):
+            raise outcome
+        return outcome
+
+    async def submit_many(self, messages: Sequence[OutboundMessage]) -> list[SubmitResult | CarrierRejected]:
+        """Submit several messages at once (what dispatching a batch does): their outcomes in order.
+
+        The receipts and loopbacks of all of them are two multi-row inserts, and the numbers
+        the platform owns one query.
+        """
+        outcomes: list[SubmitResult | CarrierRejected] = []
+        receipts: list[dict[str, Any]] = []
+        accepted: list[tuple[OutboundMessage, str]] = []
+        for message in messages:
+            if message.to_address in REJECTED_AT_SUBMIT:
+                code, text = REJECTED_AT_SUBMIT[message.to_address]
+                outcomes.append(CarrierRejected(text, code=code))
+                continue
+            # The message sid is the idempotency key: the same message always gets the same id.
+            carrier_id = "SBX" + hashlib.sha256(message.sid.encode()).hexdigest()[:29]
+            receipt: dict[str, Any] = {"carrier_message_id": carrier_id, "status": "delivered"}
+            if message.to_address in UNDELIVERED:
+                code, text = UNDELIVERED[message.to_address]
+                receipt.update(status="undelivered", error_code=code, error_message=text)
+            else:
+                accepted.append((message, carrier_id))
+            receipts.append(receipt)
+            outcomes.append(SubmitResult(carrier_message_id=carrier_id))
+        delay = self._settings.sandbox_delivery_delay_seconds
+        await enqueue_many(self._session, RECEIPT_JOB, receipts, delay=delay)
+        owned = await NumberRepository(self._session).by_phone_numbers({message.to_address for message, _ in accepted})
+        loopbacks = [
+            {
                 "carrier_message_id": carrier_id,
                 "channel": message.channel,
                 "from": message.from_address,
@@ -81,18 +105,37 @@ class SandboxCarrier:
                 "body": message.body,
                 "media": [{"url": item.url, "content_type": item.content_type} for item in message.media],
             }
-            await enqueue(self._session, LOOPBACK_JOB, loopback, delay=self._settings.sandbox_delivery_delay_seconds)
-        return SubmitResult(carrier_message_id=carrier_id)
+            for message, carrier_id in accepted
+            if message.to_address in owned
+        ]
+        await enqueue_many(self._session, LOOPBACK_JOB, loopbacks, delay=delay)
+        return outcomes
 
 
 @job_handler(RECEIPT_JOB)
 async def deliver_receipt(ctx: JobContext, payload: dict[str, Any]) -> None:
-    event = StatusEvent(
+    await apply_carrier_report(ctx.session, NAME, payload["carrier_message_id"], _receipt_event(payload))
+
+
+def _receipt_event(payload: dict[str, Any]) -> StatusEvent:
+    return StatusEvent(
         status=MessageStatus(payload["status"]),
         error_code=payload.get("error_code"),
         error_message=payload.get("error_message"),
     )
-    await apply_carrier_report(ctx.session, NAME, payload["carrier_message_id"], event)
+
+
+@batch_handler(RECEIPT_JOB)
+async def deliver_receipts(ctx: BatchContext) -> list[str]:
+    """Many receipts in one transaction: one query finds and locks their messages."""
+    messages = await MessageRepository(ctx.session).by_carrier_ids(
+        NAME, {str(item.payload["carrier_message_id"]) for item in ctx.items}
+    )
+    for item in ctx.items:
+        message = messages.get(str(item.payload["carrier_message_id"]))
+        if message is not None:  # else, as one by one: no message carries that id (yet)
+            await record_status(ctx.session, message, _receipt_event(item.payload))
+    return [item.job_id for item in ctx.items]
 
 
 @job_handler(LOOPBACK_JOB)

@@ -20,12 +20,15 @@ Outcomes:
 - raise :class:`PermanentJobError` → dead at once, no retry;
 - raise anything else → retried with exponential backoff and full jitter until
   ``max_attempts``, then dead.
+
+A kind whose jobs are many and small may also have a :func:`batch_handler`, which gets
+many claimed jobs in one transaction.
 """
 
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable, Coroutine, Iterable
+from collections.abc import Callable, Collection, Coroutine, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -40,6 +43,7 @@ BUILTIN_HANDLER_MODULES: tuple[str, ...] = (
     "message_exchange.carriers.sandbox",
     "message_exchange.inbound.handlers",
     "message_exchange.webex.handlers",
+    "message_exchange.msteams.handlers",
     "message_exchange.connect.notify",
 )
 
@@ -95,6 +99,63 @@ def job_handler(kind: str) -> Callable[[Handler], Handler]:
         return handler
 
     return register
+
+
+@dataclass(frozen=True, slots=True)
+class BatchItem:
+    """One claimed job of a batch."""
+
+    job_id: str
+    attempt: int
+    max_attempts: int
+    payload: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class BatchContext:
+    """A batch handler's transaction (it also completes the jobs) and the jobs it is given."""
+
+    session: AsyncSession
+    kind: str
+    worker_id: str
+    settings: Settings
+    items: list[BatchItem]
+
+
+# Returns the ids of the jobs it finished (their writes are in ctx.session); see batch_handler.
+BatchHandler = Callable[[BatchContext], Coroutine[Any, Any, Collection[str]]]
+_BATCH_HANDLERS: dict[str, BatchHandler] = {}
+
+
+def batch_handler(kind: str) -> Callable[[BatchHandler], BatchHandler]:
+    """Register the decorated coroutine function as the batch handler of ``kind``.
+
+    Workers then claim jobs of ``kind`` many at a time and give them to it in one
+    transaction, committed once together with the completion of the jobs it returns. This is
+    for kinds whose jobs are many and small (a dispatch, a receipt), where one transaction per
+    job would cost more than the work. The contract:
+
+    - it returns the ids of the jobs it finished, and has written nothing for the others,
+      which then run one at a time through the kind's ordinary :func:`job_handler` (so
+      retries, errors and permanent failures keep their usual semantics);
+    - if it raises, its writes are rolled back and every job of the batch runs one at a time.
+
+    The kind must also have an ordinary handler.
+    """
+
+    def register(handler: BatchHandler) -> BatchHandler:
+        _BATCH_HANDLERS[kind] = handler
+        return handler
+
+    return register
+
+
+def get_batch_handler(kind: str) -> BatchHandler | None:
+    return _BATCH_HANDLERS.get(kind) if kind in _HANDLERS else None
+
+
+def batch_kinds() -> list[str]:
+    return sorted(kind for kind in _BATCH_HANDLERS if kind in _HANDLERS)
 
 
 def _qualname(handler: Handler) -> str:

@@ -30,6 +30,7 @@ from sqlalchemy import (
     literal_column,
     or_,
     select,
+    tuple_,
     update,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -100,12 +101,15 @@ async def claim(
     include_expired: bool = True,
     queues: Sequence[str] = (),
     orphaned_before: datetime | None = None,
+    kinds: Sequence[str] | None = None,
+    except_kinds: Sequence[str] = (),
 ) -> list[ClaimedJob]:
     """Lease up to ``limit`` runnable jobs to ``worker_id`` and record their attempts.
 
     Pending jobs are runnable when unqueued, in one of ``queues``, or due since before
     ``orphaned_before`` (default ``now``: every queue) — a queue nobody serves any more must
-    not keep its jobs forever.
+    not keep its jobs forever. ``kinds`` limits the pending jobs claimed to those kinds,
+    ``except_kinds`` leaves those out (a worker claims its batch kinds apart).
 
     Runnable: running with an expired lease (its worker died or stalled; that attempt is
     recorded ``lease_expired``), then pending and due, oldest ``run_at`` first. A job whose
@@ -126,12 +130,15 @@ async def claim(
         "p_lease_until": lease_until,
         "p_queues": list(queues),
         "p_orphaned_before": orphaned_before or now,
+        "p_kinds": list(kinds or ()),
+        "p_except_kinds": list(except_kinds) or [""],
     }
     if include_expired:
         claimed += await _reclaim_expired(session, postgres, limit, params, default_max_attempts)
     remaining = limit - len(claimed)
     if remaining > 0:
-        rows = (await session.execute(_lease_due_statement(postgres), {**params, "p_limit": remaining})).all()
+        statement = _lease_due_statement(postgres, only_kinds=kinds is not None)
+        rows = (await session.execute(statement, {**params, "p_limit": remaining})).all()
         claimed += _claimed(rows, worker_id, lease_until, default_max_attempts, reclaimed=False)
     if claimed:
         await session.execute(
@@ -163,11 +170,13 @@ def _lease_values(statement: Update) -> ReturningUpdate[Any]:
 
 
 @cache
-def _lease_due_statement(postgres: bool) -> ReturningUpdate[Any]:
+def _lease_due_statement(postgres: bool, *, only_kinds: bool) -> ReturningUpdate[Any]:
+    kinds = bindparam("p_kinds" if only_kinds else "p_except_kinds", expanding=True, type_=String())
     due = (
         select(_jobs.c.id)
         .where(
             _jobs.c.status == _PENDING,
+            _jobs.c.kind.in_(kinds) if only_kinds else _jobs.c.kind.not_in(kinds),
             _jobs.c.run_at <= _time("p_now"),
             or_(
                 _jobs.c.queue.is_(None),
@@ -344,6 +353,43 @@ async def settle(
     for statement in _settle_statements(outcome, _dialect(session) == "postgresql"):
         if (await session.execute(statement, params)).first() is None:
             return False
+    return True
+
+
+async def settle_succeeded(session: AsyncSession, fences: Sequence[Fence], *, now: datetime) -> bool:
+    """Finish many attempts of one worker in two statements, fenced; False (caller must roll
+    back) unless every one of them still held its lease."""
+    if not fences:
+        return True
+    worker_ids = {fence.worker_id for fence in fences}
+    if len(worker_ids) != 1:
+        raise ValueError("settle_succeeded takes the fences of one worker")
+    pairs = [(fence.job_id, fence.attempt) for fence in fences]
+    jobs = (
+        await session.execute(
+            update(_jobs)
+            .where(
+                tuple_(_jobs.c.id, _jobs.c.attempts).in_(pairs),
+                _jobs.c.status == _RUNNING,
+                _jobs.c.locked_by == worker_ids.pop(),
+            )
+            .values(
+                status=JobStatus.SUCCEEDED.value,
+                finished_at=now,
+                locked_by=None,
+                lease_expires_at=None,
+                updated_at=now,
+            )
+            .returning(_jobs.c.id)
+        )
+    ).all()
+    if len(jobs) != len(pairs):
+        return False
+    await session.execute(
+        update(_attempts)
+        .where(tuple_(_attempts.c.job_id, _attempts.c.attempt).in_(pairs))
+        .values(outcome=AttemptOutcome.SUCCEEDED.value, finished_at=now, error=None)
+    )
     return True
 
 

@@ -13,6 +13,13 @@ Each job goes through:
 
 A process that dies leaves its jobs ``running``; once their lease expires any worker claims
 them again and the lost attempt is recorded ``lease_expired``.
+
+Kinds with a :func:`~message_exchange.jobs.registry.batch_handler` (dispatch, sandbox
+receipts) are claimed apart, up to ``MX_WORKER_BATCH_SIZE`` at a time, and run as one
+transaction per batch: claim, handler and completion of all its jobs in three commits in
+all, instead of two per job. A batch runs as one of the worker's concurrent tasks; the jobs
+its handler leaves (and every job of a batch whose handler failed) run one at a time
+afterwards, at most ``MX_WORKER_CONCURRENCY`` at once.
 """
 
 from __future__ import annotations
@@ -38,9 +45,14 @@ from message_exchange.db.engine import create_engine, create_session_factory
 from message_exchange.jobs import repository, service
 from message_exchange.jobs.models import AttemptOutcome
 from message_exchange.jobs.registry import (
+    BatchContext,
+    BatchHandler,
+    BatchItem,
     JobContext,
     PermanentJobError,
     RetryLater,
+    batch_kinds,
+    get_batch_handler,
     get_handler,
     load_handler_modules,
     registered_kinds,
@@ -50,6 +62,8 @@ from message_exchange.jobs.repository import ClaimedJob
 log = get_logger("mx.jobs.worker")
 
 STOP_TIMEOUT_SECONDS = 10.0
+# Batches in flight per worker: one being built while the previous one commits.
+MAX_BATCHES = 2
 # A busy worker claims once at least a quarter of its slots are free, or after this long.
 CLAIM_COALESCE_SECONDS = 0.01
 MAX_ERROR_CHARS = 2000
@@ -94,6 +108,9 @@ class Worker:
         self._stopping = False
         # Handlers register on import; a worker knows every kind it may claim before it claims.
         load_handler_modules(settings.job_modules)
+        self._batch_kinds = batch_kinds()
+        self._batch_size = settings.worker_batch_size
+        self._batches: set[asyncio.Task[None]] = set()
 
     @property
     def running_jobs(self) -> int:
@@ -162,8 +179,22 @@ class Worker:
         For tests, maintenance commands and one-shot use, without the background loop.
         """
         claimed = await self._claim(limit or self.concurrency)
-        await asyncio.gather(*(self._run_job(job) for job in claimed))
+        batches, single = self._partition(claimed)
+        await asyncio.gather(
+            *(self._run_batch(kind, jobs) for kind, jobs in batches.items()),
+            *(self._run_job(job) for job in single),
+        )
         return len(claimed)
+
+    def _partition(self, claimed: list[ClaimedJob]) -> tuple[dict[str, list[ClaimedJob]], list[ClaimedJob]]:
+        batches: dict[str, list[ClaimedJob]] = {}
+        single: list[ClaimedJob] = []
+        for job in claimed:
+            if job.kind in self._batch_kinds:
+                batches.setdefault(job.kind, []).append(job)
+            else:
+                single.append(job)
+        return batches, single
 
     async def _run(self) -> None:
         assert self._wake_event is not None
@@ -173,6 +204,7 @@ class Worker:
             if self._tasks and self.concurrency - len(self._tasks) < self._batch:
                 await self._gather_free_slots()
             self._wake_event.clear()
+            more = False
             free = self.concurrency - len(self._tasks)
             if free > 0:
                 # Expired leases are rare (a worker died): look for them once per poll interval.
@@ -180,14 +212,27 @@ class Worker:
                 if include_expired:
                     next_expiry_check = loop.time() + self.settings.job_poll_seconds
                 try:
-                    claimed = await self._claim(free, include_expired=include_expired)
+                    claimed = await self._claim(free, include_expired=include_expired, except_kinds=self._batch_kinds)
                 except Exception:
                     log.exception("claiming jobs failed", worker_id=self.worker_id)
                     claimed = []
-                for job in claimed:
+                batches, single = self._partition(claimed)  # reclaimed expired jobs may be of batch kinds
+                for job in single:
                     self._spawn(job)
-                if claimed and len(claimed) == free:
-                    continue  # there may be more: claim again as soon as slots free up
+                for kind, jobs in batches.items():
+                    self._spawn_batch(kind, jobs)
+                more = len(claimed) == free  # there may be more: claim again as soon as slots free up
+            if self._batch_kinds and len(self._batches) < MAX_BATCHES and len(self._tasks) < self.concurrency:
+                try:
+                    claimed = await self._claim(self._batch_size, include_expired=False, kinds=self._batch_kinds)
+                except Exception:
+                    log.exception("claiming jobs failed", worker_id=self.worker_id)
+                    claimed = []
+                for kind, jobs in self._partition(claimed)[0].items():
+                    self._spawn_batch(kind, jobs)
+                more = more or len(claimed) == self._batch_size
+            if more:
+                continue
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake_event.wait(), self.settings.job_poll_seconds)
 
@@ -209,12 +254,26 @@ class Worker:
         self._tasks.add(task)
         task.add_done_callback(self._job_done)
 
+    def _spawn_batch(self, kind: str, jobs: list[ClaimedJob]) -> None:
+        task = asyncio.create_task(self._run_batch(kind, jobs), name=f"mx-batch {kind} ×{len(jobs)}")
+        self._tasks.add(task)
+        self._batches.add(task)
+        task.add_done_callback(self._job_done)
+
     def _job_done(self, task: asyncio.Task[None]) -> None:
         self._tasks.discard(task)
+        self._batches.discard(task)
         if self._wake_event is not None:
             self._wake_event.set()
 
-    async def _claim(self, limit: int, *, include_expired: bool = True) -> list[ClaimedJob]:
+    async def _claim(
+        self,
+        limit: int,
+        *,
+        include_expired: bool = True,
+        kinds: list[str] | None = None,
+        except_kinds: list[str] | None = None,
+    ) -> list[ClaimedJob]:
         now = utcnow()
         async with self.session_factory() as session, session.begin():
             return await repository.claim(
@@ -227,7 +286,57 @@ class Worker:
                 include_expired=include_expired,
                 queues=service.served_queues(),
                 orphaned_before=now - timedelta(seconds=self.settings.job_queue_orphan_seconds),
+                kinds=kinds,
+                except_kinds=except_kinds or (),
             )
+
+    async def _run_batch(self, kind: str, jobs: list[ClaimedJob]) -> None:
+        """Run ``jobs`` (all of ``kind``) through its batch handler in one transaction; the rest one by one."""
+        handler = get_batch_handler(kind)
+        rest = jobs
+        if handler is not None:
+            started = time.monotonic()
+            JOBS_RUNNING.inc(len(jobs))
+            finished = 0
+            try:
+                finished, rest = await self._execute_batch(handler, kind, jobs)
+            finally:
+                JOBS_RUNNING.dec(len(jobs))
+                if finished:
+                    elapsed = time.monotonic() - started
+                    JOBS_FINISHED.labels(kind, AttemptOutcome.SUCCEEDED.value).inc(finished)
+                    for _ in range(finished):
+                        JOB_DURATION.labels(kind).observe(elapsed)
+        if rest:
+            slots = asyncio.Semaphore(self.concurrency)
+
+            async def run_one(job: ClaimedJob) -> None:
+                async with slots:
+                    await self._run_job(job)
+
+            await asyncio.gather(*(run_one(job) for job in rest))
+
+    async def _execute_batch(
+        self, handler: BatchHandler, kind: str, jobs: list[ClaimedJob]
+    ) -> tuple[int, list[ClaimedJob]]:
+        """(how many finished in the batch, the jobs left to run one by one)."""
+        items = [BatchItem(job.id, job.attempt, job.max_attempts, job.payload) for job in jobs]
+        async with self.session_factory() as session:
+            context = BatchContext(
+                session=session, kind=kind, worker_id=self.worker_id, settings=self.settings, items=items
+            )
+            try:
+                done = set(await handler(context))
+                fences = [job.fence for job in jobs if job.id in done]
+                if await repository.settle_succeeded(session, fences, now=utcnow()):
+                    await session.commit()
+                    return len(fences), [job for job in jobs if job.id not in done]
+                await session.rollback()
+                log.warning("a lease was lost during a batch; its jobs run one at a time", kind=kind, jobs=len(jobs))
+            except Exception:
+                await session.rollback()
+                log.exception("batch handler failed; its jobs run one at a time", kind=kind, jobs=len(jobs))
+        return 0, jobs
 
     async def _run_job(self, job: ClaimedJob) -> None:
         started = time.monotonic()

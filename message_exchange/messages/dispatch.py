@@ -19,6 +19,12 @@ the table (:func:`~message_exchange.carriers.service.routes_for`). Each is offer
   unavailable, so failover proceeds), and a queue nobody serves is taken by any worker
   after ``MX_JOB_QUEUE_ORPHAN_SECONDS``.
 
+Batches. Workers give dispatch jobs to :func:`dispatch_batch` many at a time, in one
+transaction: one query loads and locks their messages; those that fail before any carrier
+(media on sms, no route) and those whose first route is the sandbox are settled there, the
+sandbox taking them all in one call; the rest (a network carrier first, steered jobs) are
+left to :func:`dispatch`, one job at a time, exactly as above.
+
 Crash safety. A message's submission is recorded (``sent`` + carrier id) in this job's
 transaction, which commits together with the job's completion; a message that is not
 ``queued`` any more is never offered again. The sandbox writes its receipt into this
@@ -55,7 +61,7 @@ from message_exchange.carriers.service import NO_ROUTE, SANDBOX, routes_for
 from message_exchange.config import Settings
 from message_exchange.core.logging import get_logger
 from message_exchange.core.metrics import CARRIER_DISPATCHES
-from message_exchange.jobs.registry import JobContext, PermanentJobError, job_handler
+from message_exchange.jobs.registry import BatchContext, JobContext, PermanentJobError, batch_handler, job_handler
 from message_exchange.jobs.service import enqueue
 from message_exchange.messages.models import Message
 from message_exchange.messages.repository import MessageRepository
@@ -100,6 +106,27 @@ async def _finish(session: AsyncSession, sid: str, *events: StatusEvent) -> None
         return  # another attempt settled it while this one waited on a carrier
     for event in events:
         await record_status(session, message, event)
+
+
+SENDING = StatusEvent(MessageStatus.SENDING)
+
+
+def _refusal(message: Message, carriers: list[str] | None) -> StatusEvent | None:
+    """Why ``message`` fails before any carrier sees it (``carriers``: its routes), or None."""
+    if message.media and message.channel == "sms":
+        # The document: a capability the channel lacks marks the message failed.
+        return StatusEvent(MessageStatus.FAILED, MEDIA_NOT_SUPPORTED, "The sms channel does not carry media; use mms")
+    if carriers is not None and not carriers:
+        text = f"No carrier route for {message.channel} to {message.to_address}"
+        return StatusEvent(MessageStatus.FAILED, NO_ROUTE, text)
+    return None
+
+
+async def _routes(session: AsyncSession, message: Message) -> list[str]:
+    live = carrier_registry.current()
+    if live is not None:  # this process's snapshot of the routes, refreshed every few seconds
+        return live.routes_for(message.channel, message.to_address)
+    return await routes_for(session, message.channel, message.to_address)
 
 
 async def _offer(
@@ -179,25 +206,13 @@ async def dispatch(ctx: JobContext, payload: dict[str, Any]) -> None:
     message = await _locked(session, sid)
     if message.status != MessageStatus.QUEUED:
         return  # dispatched already: a repeated job must not submit twice
-    sending = StatusEvent(MessageStatus.SENDING)
-    if message.media and message.channel == "sms":
-        # The document: a capability the channel lacks marks the message failed.
-        problem = StatusEvent(
-            MessageStatus.FAILED, MEDIA_NOT_SUPPORTED, "The sms channel does not carry media; use mms"
-        )
-        await _finish(session, sid, sending, problem)
+    refusal = _refusal(message, None)
+    carriers = await _routes(session, message) if refusal is None else []
+    refusal = refusal or _refusal(message, carriers)
+    if refusal is not None:
+        await _finish(session, sid, SENDING, refusal)
         return
     outbound = _outbound(message)
-    live = carrier_registry.current()
-    if live is not None:  # this process's snapshot of the routes, refreshed every few seconds
-        carriers = live.routes_for(message.channel, message.to_address)
-    else:
-        carriers = await routes_for(session, message.channel, message.to_address)
-    if not carriers:
-        text = f"No carrier route for {message.channel} to {message.to_address}"
-        await _finish(session, sid, sending, StatusEvent(MessageStatus.FAILED, NO_ROUTE, text))
-        return
-
     steered_to = payload.get(STEERED_TO)
     if steered_to in carriers and ctx.attempt == 1:
         carriers = carriers[carriers.index(steered_to) :]  # those before it were unavailable a moment ago
@@ -210,8 +225,7 @@ async def dispatch(ctx: JobContext, payload: dict[str, Any]) -> None:
             await enqueue(session, DISPATCH_JOB, {"sid": sid, STEERED_TO: name}, queue=carrier_queue(name))
             return
         if isinstance(outcome, CarrierRejected):
-            code = outcome.code if outcome.code is not None else CARRIER_UNAVAILABLE  # a refusal without a mapping
-            await _finish(session, sid, sending, StatusEvent(MessageStatus.FAILED, code, outcome.message))
+            await _finish(session, sid, SENDING, _rejected(outcome))
         else:
             await _record_sent(session, sid, name, outcome)
         return
@@ -220,4 +234,51 @@ async def dispatch(ctx: JobContext, payload: dict[str, Any]) -> None:
         raise CarrierUnavailable(f"no carrier could take the message now ({summary})")  # retried with backoff
     log.warning("every carrier unavailable on the last attempt", sid=sid, carriers=summary)
     text = f"No carrier available: {summary}"[:1000]
-    await _finish(session, sid, sending, StatusEvent(MessageStatus.FAILED, CARRIER_UNAVAILABLE, text))
+    await _finish(session, sid, SENDING, StatusEvent(MessageStatus.FAILED, CARRIER_UNAVAILABLE, text))
+
+
+def _rejected(refusal: CarrierRejected) -> StatusEvent:
+    code = refusal.code if refusal.code is not None else CARRIER_UNAVAILABLE  # a refusal without a mapping
+    return StatusEvent(MessageStatus.FAILED, code, refusal.message)
+
+
+@batch_handler(DISPATCH_JOB)
+async def dispatch_batch(ctx: BatchContext) -> list[str]:
+    """Dispatch many messages in one transaction; see "Batches" in the module docstring."""
+    session = ctx.session
+    jobs: dict[str, str] = {}  # sid → job id; a second job of one sid (rare) goes one by one
+    for item in ctx.items:
+        sid = item.payload.get("sid")
+        if isinstance(sid, str) and STEERED_TO not in item.payload and sid not in jobs:
+            jobs[sid] = item.job_id
+    messages = await MessageRepository(session).get_many(jobs, for_update=True)
+    done: list[str] = []
+    to_sandbox: list[Message] = []
+    for sid, job_id in jobs.items():
+        message = messages.get(sid)
+        if message is None:
+            continue  # one by one, the job fails permanently
+        if message.status != MessageStatus.QUEUED:
+            done.append(job_id)  # dispatched already
+            continue
+        refusal = _refusal(message, None)
+        carriers = await _routes(session, message) if refusal is None else []
+        refusal = refusal or _refusal(message, carriers)
+        if refusal is not None:
+            await record_status(session, message, SENDING)
+            await record_status(session, message, refusal)
+            done.append(job_id)
+        elif carriers[0] == SANDBOX:
+            to_sandbox.append(message)
+    outcomes = await SandboxCarrier(session, ctx.settings).submit_many([_outbound(m) for m in to_sandbox])
+    for message, outcome in zip(to_sandbox, outcomes, strict=True):
+        await record_status(session, message, SENDING)
+        if isinstance(outcome, CarrierRejected):
+            CARRIER_DISPATCHES.labels(SANDBOX, "rejected").inc()
+            await record_status(session, message, _rejected(outcome))
+        else:
+            CARRIER_DISPATCHES.labels(SANDBOX, "accepted").inc()
+            accepted = StatusEvent(MessageStatus.SENT, carrier=SANDBOX, carrier_message_id=outcome.carrier_message_id)
+            await record_status(session, message, accepted)
+        done.append(jobs[message.sid])
+    return done

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
@@ -80,6 +80,28 @@ class MessageRepository:
         if for_update:
             query = query.with_for_update()
         return (await self.session.execute(query)).scalar_one_or_none()
+
+    async def get_many(self, sids: Collection[str], *, for_update: bool = False) -> dict[str, Message]:
+        """The messages of ``sids`` that exist, by sid (one query)."""
+        if not sids:
+            return {}
+        query = select(Message).where(Message.sid.in_(sorted(sids))).order_by(Message.sid)
+        if for_update:
+            query = query.with_for_update()
+        return {message.sid: message for message in (await self.session.execute(query)).scalars()}
+
+    async def by_carrier_ids(self, carrier: str, carrier_message_ids: Collection[str]) -> dict[str, Message]:
+        """The messages ``carrier`` knows by those ids, by carrier message id, locked (one query)."""
+        if not carrier_message_ids:
+            return {}
+        query = (
+            select(Message)
+            .where(Message.carrier == carrier, Message.carrier_message_id.in_(sorted(carrier_message_ids)))
+            .order_by(Message.sid)
+            .with_for_update()
+        )
+        found = (await self.session.execute(query)).scalars()
+        return {message.carrier_message_id: message for message in found if message.carrier_message_id}
 
     async def get_for_account(self, account_sid: str, sid: str) -> Message | None:
         query = select(Message).where(Message.sid == sid, Message.account_sid == account_sid)

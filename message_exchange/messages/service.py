@@ -329,7 +329,8 @@ async def record_status(session: AsyncSession, message: Message, event: StatusEv
         message.carrier_message_id = event.carrier_message_id
     if moved is MessageStatus.SENT and message.date_sent is None:
         message.date_sent = now
-    await session.flush()
+    # No flush here: a batch of status changes goes out as one executemany UPDATE at the next
+    # flush (a query, the commit) instead of one statement per change.
     if message.status_callback and moved in CALLBACK_STATUSES:
         await enqueue_delivery(
             session,

@@ -8,11 +8,12 @@ from collections.abc import Awaitable, Callable
 import httpx
 import pytest
 from fastapi import FastAPI
-from sqlalchemy import select
+from sqlalchemy import event, select
 
 from message_exchange.carriers.registry import CarrierRegistry
 from message_exchange.jobs.models import Job, JobAttempt
 from message_exchange.jobs.service import enqueue
+from message_exchange.jobs.worker import Worker
 from message_exchange.messages.models import Message
 from message_exchange.messages.service import DISPATCH_JOB
 from tests.carriers.conftest import AddCarrier, AddRoute
@@ -248,3 +249,51 @@ async def test_the_database_is_not_locked_while_a_carrier_answers(
     await dispatching
     await drain(app)
     assert (await _message(app, sid)).status == "sent" and (await _message(app, other)).status == "sent"
+
+
+async def test_a_batch_of_dispatches_is_one_transaction_and_leaves_network_carriers_to_the_single_path(
+    app: FastAPI,
+    client: httpx.AsyncClient,
+    sender: Creds,
+    carriers: CarrierRegistry,
+    peers: StartPeer,
+    add_carrier: AddCarrier,
+    add_route: AddRoute,
+) -> None:
+    peer = await peers()
+    await add_carrier("uk", peer.port)
+    await add_route("uk", "44")
+    await add_route("sandbox", "1")
+    await carriers.reload()
+    await _bound(carriers, "uk")
+    sandboxed = [await _send(client, sender, f"+1415555{n:04d}") for n in range(20)]
+    rejected = await _send(client, sender, "+15005550001")  # the sandbox refuses it at submit
+    unrouted = await _send(client, sender, "+33612345678")
+    networked = await _send(client, sender, "+447700900123")
+
+    commits = 0
+
+    def count(*_: object) -> None:
+        nonlocal commits
+        commits += 1
+
+    engine = app.state.session_factory.kw["bind"].sync_engine
+    event.listen(engine, "commit", count)
+    try:
+        assert await Worker(app.state.settings, app.state.session_factory).run_pending(limit=100) == 23
+    finally:
+        event.remove(engine, "commit", count)
+    # One claim and one batch for 22 messages; the network one (one by one) takes two more:
+    # its read ends before the submit, its result is recorded after.
+    assert commits <= 4, commits
+    for sid in sandboxed:
+        message = await _message(app, sid)
+        assert (message.status, message.carrier) == ("sent", "sandbox")
+        assert message.carrier_message_id and message.date_sent is not None
+    refused = await _message(app, rejected)
+    assert (refused.status, refused.error_code) == ("failed", 21211)
+    assert (await _message(app, unrouted)).error_code == 21612
+    assert (await _message(app, networked)).carrier == "uk"
+    assert [s for s, _ in peer.submits] == [networked]
+    await drain(app)
+    assert {(await _message(app, sid)).status for sid in sandboxed} == {"delivered"}

@@ -13,7 +13,14 @@ from typing import Any
 
 from sqlalchemy import text
 
-from message_exchange.jobs.registry import JobContext, PermanentJobError, RetryLater, job_handler
+from message_exchange.jobs.registry import (
+    BatchContext,
+    JobContext,
+    PermanentJobError,
+    RetryLater,
+    batch_handler,
+    job_handler,
+)
 
 RUNS_TABLE = "job_runs_for_tests"
 CREATE_RUNS_TABLE = (
@@ -82,3 +89,38 @@ async def sleepy(ctx: JobContext, payload: dict[str, Any]) -> None:
     if ctx.attempt in payload.get("sleep_on_attempts", []):
         await asyncio.sleep(float(payload["sleep"]))
     await record_run(ctx)
+
+
+# -- a batch kind -----------------------------------------------------------------------------
+# Job ids of each call of the batch handler (in-process tests only).
+BATCHES: list[list[str]] = []
+
+
+@job_handler("test.batched")
+async def batched_one(ctx: JobContext, payload: dict[str, Any]) -> None:
+    if payload.get("fail_single"):
+        raise RuntimeError("the one-by-one run failed")
+    await record_run(ctx)
+
+
+@batch_handler("test.batched")
+async def batched_many(ctx: BatchContext) -> list[str]:
+    """Records a run for each job, except those marked ``leave``; ``explode`` raises after writing;
+    ``steal`` hands the job's lease to someone else in the same transaction."""
+    BATCHES.append([item.job_id for item in ctx.items])
+    done: list[str] = []
+    for item in ctx.items:
+        if item.payload.get("leave"):
+            continue
+        await ctx.session.execute(
+            text(f"INSERT INTO {RUNS_TABLE} (job_id, worker_id, attempt) VALUES (:job_id, :worker_id, :attempt)"),
+            {"job_id": item.job_id, "worker_id": ctx.worker_id, "attempt": item.attempt},
+        )
+        if item.payload.get("steal"):
+            await ctx.session.execute(
+                text("UPDATE jobs SET locked_by = 'someone-else' WHERE id = :id"), {"id": item.job_id}
+            )
+        done.append(item.job_id)
+    if any(item.payload.get("explode") for item in ctx.items):
+        raise RuntimeError("the batch failed after writing")
+    return done
