@@ -22,6 +22,7 @@ from message_exchange.messages import routes as messages_routes
 from message_exchange.messages import sms_routes, twilio_routes
 from message_exchange.messages.fastpath import SendFastPath, SendHandler
 from message_exchange.messages.intake import Intake
+from message_exchange.msteams.routes import routers as msteams_routers
 from message_exchange.numbers.routes import router as numbers_router
 from message_exchange.webex.routes import routers as webex_routers
 from message_exchange.webhooks.client import close_clients
@@ -89,6 +90,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.include_router(webex_router)
     for connect_router in connect_routers:
         app.include_router(connect_router)
+    for msteams_router in msteams_routers:
+        app.include_router(msteams_router)
     send_handlers: dict[Callable[..., Any], SendHandler] = {
         messages_routes.send_message: messages_routes.accept_message,
         sms_routes.send_sms: sms_routes.accept_sms,
