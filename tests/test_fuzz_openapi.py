@@ -44,7 +44,13 @@ schema.config.generation.update(modes=[schemathesis.GenerationMode.POSITIVE, sch
 
 @pytest.fixture(scope="module")
 def webex_api() -> Iterator[str]:
-    """A local fake Webex API, so the Webex exchange's calls never leave the machine."""
+    """A local fake Webex API, so the Webex exchange's calls never leave the machine.
+
+    Webex must be reachable here for "no 5xx" to be the right expectation: with Webex down,
+    ``PUT /webex/bot`` answers 502 (503 when throttled) on purpose — documented in the OpenAPI
+    document and tested in ``tests/webex/test_bot_settings.py``. Against this fake, which knows
+    no bot token the fuzzer could guess, every generated save is refused with a 400.
+    """
     with fake_webex_in_thread() as fake:
         yield fake.base_url
 

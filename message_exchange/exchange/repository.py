@@ -48,6 +48,23 @@ def address_is(column: Any, text: str) -> ColumnElement[bool]:
     return func.lower(column).in_((value, f"+{value}"))
 
 
+def address_among(column: Any, text: str) -> ColumnElement[bool]:
+    """:func:`address_is`, or (no wildcard) one member of a comma-separated list such as a group
+    mapping's ``ann@x.com,bob@x.com``: a message to a group was sent to each of its members."""
+    exact = address_is(column, text)
+    value = text.strip().lower()
+    if "%" in value or "," in value or not value:
+        return exact
+    member = _escaped(value)
+    lowered = func.lower(column)
+    return or_(
+        exact,
+        lowered.like(f"{member},%", escape=LIKE_ESCAPE),
+        lowered.like(f"%,{member}", escape=LIKE_ESCAPE),
+        lowered.like(f"%,{member},%", escape=LIKE_ESCAPE),
+    )
+
+
 def visible_to(column: Any, lineage: str) -> ColumnElement[bool]:
     """Rows of the account with ``lineage`` or of any of its descendants."""
     accounts = select(Account.sid).where(Account.lineage.like(f"{_escaped(lineage)}%", escape=LIKE_ESCAPE))
@@ -89,6 +106,8 @@ class RecordFilter:
     channel_status: str | None = None
     channel_error_code: str | None = None
     channel_error_message: str | None = None
+    # ``to`` / ``from`` also match one member of a comma-separated address list (group mappings).
+    address_lists: bool = False
 
     def conditions(self, visible: Sequence[str]) -> list[ColumnElement[bool]]:
         """The WHERE clause; ``visible`` are the caller's account and its descendants (:func:`visible_accounts`)."""
@@ -102,10 +121,11 @@ class RecordFilter:
             where.append(m.date_created >= self.start)
         if self.end is not None:
             where.append(m.date_created <= self.end)
+        match = address_among if self.address_lists else address_is
         if self.to is not None:
-            where.append(address_is(m.to_address, self.to))
+            where.append(match(m.to_address, self.to))
         if self.from_ is not None:
-            where.append(address_is(m.from_address, self.from_))
+            where.append(match(m.from_address, self.from_))
         if self.direction is not None:
             where.append(m.direction == self.direction)
         if self.type is not None:

@@ -3,12 +3,14 @@
 
 Saving checks the token with Webex (``GET /people/me``), replaces any webhook of ours
 registered for the same target URL, and registers ``messages.created`` pointing at
-``<public URL>/webex/bot/webhook/<account sid>``. Accounts under a CSP use the nearest
-ancestor's bot (their own first).
+``<public URL>/webex/bot/webhook/<account sid>``. Nothing is stored unless Webex took all
+of it; :func:`settings_error` says what the caller is answered otherwise (400 / 502 / 503).
+Accounts under a CSP use the nearest ancestor's bot (their own first).
 """
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -18,10 +20,10 @@ from message_exchange.accounts.models import Account
 from message_exchange.config import Settings
 from message_exchange.core.crypto import SecretBox, mask
 from message_exchange.core.dates import webex_timestamp
-from message_exchange.core.errors import BadRequest, NotFound, UpstreamError
+from message_exchange.core.errors import BadRequest, MXError, NotFound, ServiceUnavailable, UpstreamError
 from message_exchange.core.logging import get_logger
 from message_exchange.db.base import utcnow
-from message_exchange.webex.client import WebexApiError, WebexClient
+from message_exchange.webex.client import WebexApiError, WebexClient, WebexThrottled
 from message_exchange.webex.models import Bot
 from message_exchange.webex.repository import WebexRepository
 
@@ -45,6 +47,26 @@ def public_base(bot: Bot, settings: Settings) -> str:
     return bot.webhook_url.split(WEBHOOK_PATH, 1)[0]
 
 
+def settings_error(exc: WebexApiError) -> MXError:
+    """What saving the bot answers when Webex did not take it (nothing is stored in any case).
+
+    - Webex refused the token (401/403) → 400 naming ``accessToken``; any other 4xx from
+      Webex (it refused the webhook, e.g. its ``targetUrl``) → 400 naming ``publicUrl``;
+    - Webex throttled us for longer than the client waits → 503 with ``Retry-After``;
+    - Webex unreachable, timed out or failing (5xx, an unreadable answer) → 502.
+    """
+    if isinstance(exc, WebexThrottled):
+        return ServiceUnavailable(
+            f"Webex is rate limiting this bot; try again in {exc.retry_after:g} seconds",
+            headers={"Retry-After": str(max(1, math.ceil(exc.retry_after)))},
+        )
+    if exc.status in (401, 403):
+        return BadRequest(f"Webex rejected the access token: {exc.message}", param="accessToken")
+    if exc.status is not None and 400 <= exc.status < 500:
+        return BadRequest(f"Webex refused the webhook registration: {exc.message}", param="publicUrl")
+    return UpstreamError(f"Webex could not be reached to save the bot settings: {exc.message}")
+
+
 def _secret(value: str | None, param: str) -> str:
     """A token or secret: printable ASCII without spaces (it travels in an HTTP header or a signature key)."""
     if value is None or not value.strip():
@@ -60,6 +82,15 @@ def _public_url(value: str) -> str:
     if not text.startswith(("http://", "https://")) or " " in text or len(text) > 1024:
         raise BadRequest("publicUrl must be an absolute http(s) URL", param="publicUrl")
     return text
+
+
+async def _forget_webhook(webex: WebexClient, webhook_id: str) -> None:
+    """Delete an old webhook of ours; one already gone (a concurrent save removed it) is fine."""
+    try:
+        await webex.delete_webhook(webhook_id)
+    except WebexApiError as exc:
+        if exc.status != 404:
+            raise
 
 
 async def save_bot(
@@ -80,13 +111,10 @@ async def save_bot(
             me = await webex.me()
             for hook in await webex.list_webhooks():
                 if hook.get("targetUrl") == target and isinstance(hook.get("id"), str):
-                    await webex.delete_webhook(hook["id"])
+                    await _forget_webhook(webex, hook["id"])
             hook = await webex.create_webhook(name=WEBHOOK_NAME, target_url=target, secret=secret)
     except WebexApiError as exc:
-        if exc.status is not None and 400 <= exc.status < 500 and exc.status != 429:
-            # Webex refused what we sent on the caller's behalf: their token or webhook settings.
-            raise BadRequest(f"Webex refused the bot settings: {exc.message}", param="accessToken") from None
-        raise UpstreamError(f"Webex could not register the webhook: {exc.message}") from None
+        raise settings_error(exc) from None
     emails = me.get("emails") or []
     now = utcnow()
     repo = WebexRepository(session)

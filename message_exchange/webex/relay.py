@@ -32,7 +32,7 @@ from message_exchange.jobs.service import enqueue
 from message_exchange.messages.addresses import ChannelAddress
 from message_exchange.messages.models import Message
 from message_exchange.messages.service import TWILIO_API, build_draft, send_message
-from message_exchange.numbers.service import normalize_e164
+from message_exchange.numbers.service import find_by_phone_number, normalize_e164
 from message_exchange.webex.bot import client_for, public_base
 from message_exchange.webex.bridge import load_conversation as _conversation
 from message_exchange.webex.bridge import open_space, signature
@@ -154,6 +154,18 @@ async def relay(ctx: JobContext, payload: dict[str, Any]) -> None:
         raise RetryLater(exc.retry_after, "webex throttled") from None
 
 
+async def _sender_account(session: AsyncSession, mapping: Mapping) -> str:
+    """Who sends the SMS: the account owning the mapped number.
+
+    A CSP may map a number one of its sub-accounts owns; the SMS then goes out (and is
+    billed) as that sub-account, since only a number's owner may send from it. A number
+    that is gone falls back to the mapping's account (the pipeline then refuses it, 21606,
+    and the user sees why in the space).
+    """
+    number = await find_by_phone_number(session, mapping.external_address)
+    return number.account_sid if number is not None else mapping.account_sid
+
+
 class _Relayer:
     """One user message from Webex on its way to a handset."""
 
@@ -248,7 +260,7 @@ class _Relayer:
             return False
         channel = "mms" if files else "sms"
         media = [{"url": media_url(self.box, self.bot, self.settings, url), "content_type": None} for url in files]
-        account = await accounts.get_by_sid(self.session, mapping.account_sid)
+        account = await accounts.get_by_sid(self.session, await _sender_account(self.session, mapping))
         sms: Message | None = None
         problem: BadRequest | None = None
         try:

@@ -179,13 +179,16 @@ async def delete_enterprise(session: AsyncSession, caller: Account, sid: str) ->
     repo = WebexRepository(session)
     if await repo.mappings_count(enterprise.sid) > 0:
         raise WebexError(errors.DELETE_ENTERPRISE_HAS_MAPPINGS, "Enterprise has mappings", sid)
+    # The answer shows the enterprise as it was when deleted, as the document's example does
+    # (its status still ACTIVE, its dateUpdated unchanged): a detached copy, never flushed.
+    deleted = Enterprise(**{column.key: getattr(enterprise, column.key) for column in Enterprise.__table__.columns})
     now = utcnow()
     enterprise.status = Status.DELETED.value
     enterprise.name_key = None
     enterprise.date_updated = now
     enterprise.date_deleted = now
     await session.flush()
-    return enterprise, 0, await _email(session, enterprise.account_sid)
+    return deleted, 0, await _email(session, enterprise.account_sid)
 
 
 async def get_enterprise(session: AsyncSession, caller: Account, sid: str) -> EnterpriseRow:

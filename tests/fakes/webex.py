@@ -20,7 +20,8 @@ What it enforces, as Webex does:
 - webhooks are POSTed to their ``targetUrl`` as JSON with ``X-Spark-Signature`` = hex
   HMAC-SHA1 of the exact body, keyed with the webhook's secret; the notification carries
   no message text (a bridge must fetch it by id);
-- ``throttle()`` makes the next request(s) answer 429 with ``Retry-After``.
+- ``throttle()`` makes the next request(s) answer 429 with ``Retry-After``; ``fail()`` makes
+  them answer a server error (Webex has outages too).
 
 Users are not bots: they act through :meth:`FakeWebex.user_posts` (what a Webex client does),
 which stores the message and delivers the webhooks before returning their HTTP statuses.
@@ -158,6 +159,7 @@ class FakeWebex:
         self.deliveries: list[Delivery] = []
         self.requests: list[tuple[str, str]] = []
         self._throttle: list[float] = []
+        self._failures: list[tuple[int, str]] = []
         self._pending: set[asyncio.Task[None]] = set()
         self._server = LoopbackServer(self._app())
         self._http: httpx.AsyncClient | None = None
@@ -203,6 +205,10 @@ class FakeWebex:
 
     def throttle(self, times: int = 1, retry_after: float = 1.0) -> None:
         self._throttle.extend([retry_after] * times)
+
+    def fail(self, times: int = 1, status: int = 503, *, only: str = "") -> None:
+        """The next ``times`` requests (those whose ``"METHOD /path"`` starts with ``only``) answer ``status``."""
+        self._failures.extend([(status, only)] * times)
 
     def upload(self, content: bytes, content_type: str) -> str:
         """A file a user attached: its content URL (readable with a bot token)."""
@@ -269,6 +275,10 @@ class FakeWebex:
             response = self._error(429, "Too Many Requests")
             response.headers["Retry-After"] = f"{wait:g}"
             return response
+        for index, (status, only) in enumerate(self._failures):
+            if f"{request.method} {request.url.path}".startswith(only):
+                del self._failures[index]
+                return self._error(status, "Service error" if status >= 500 else "Request refused")
         scheme, _, token = request.headers.get("authorization", "").partition(" ")
         for person in self.people.values():
             if scheme == "Bearer" and person.token is not None and hmac.compare_digest(person.token, token):

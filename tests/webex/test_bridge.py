@@ -10,6 +10,7 @@ import asyncio
 import hashlib
 import hmac
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
@@ -17,7 +18,7 @@ from urllib.parse import urlencode
 import httpx
 import pytest
 from fastapi import FastAPI
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from message_exchange.config import Settings
 from message_exchange.exchange.models import ChatReceipt, ExchangeMessage
@@ -28,7 +29,7 @@ from message_exchange.messages.models import Message
 from tests.conftest import TEST_SECRET_KEY
 from tests.fakes.loopback import LoopbackServer
 from tests.fakes.webex import FakeWebex, Person, Room
-from tests.support.accounts import Creds, OwnNumber
+from tests.support.accounts import Creds, MakeAccount, OwnNumber
 from tests.support.pipeline import drain, pipeline_settings
 from tests.webex.conftest import Api, data, error
 
@@ -36,6 +37,7 @@ MAPPED = "+15557770001"  # jane's externalAddress
 GROUP = "+15557770002"  # jane + bob
 HANDSET = "+15550000009"  # a number root owns (unmapped): the sandbox loops SMS to it back as inbound
 SECRET = "whsec-0123456789"
+CHILDS = "+15557770003"  # a sub-account's own number, mapped by the CSP
 
 
 @pytest.fixture
@@ -204,6 +206,13 @@ async def test_mms_media_become_file_messages_in_order_and_webex_files_become_mm
         fetched = await http.get(sms.media[0]["url"])
     assert fetched.status_code == 200 and fetched.content == b"\x89PNG fake image"
     assert fetched.headers["content-type"] == "image/png"
+    # Webex down: 502, so the carrier knows to fetch again; a made-up link: 404.
+    webex.fail(times=1, status=503, only="GET /v1/contents/")
+    async with httpx.AsyncClient() as http:
+        down = await http.get(sms.media[0]["url"])
+        forged = await http.get(sms.media[0]["url"].rsplit("/", 1)[0] + "/not-a-token")
+    assert (down.status_code, down.json()["errorCode"]) == (502, "502")
+    assert (forged.status_code, forged.json()["errorCode"]) == (404, "404")
 
 
 async def test_one_to_one_space_starts_a_conversation_and_failures_show_in_the_space(world: World) -> None:
@@ -247,6 +256,10 @@ async def test_signature_failures_are_401_and_store_nothing(world: World, server
             f"{server.base_url}/webex/bot/webhook/ACnobody", content=body, headers={"X-Spark-Signature": good}
         )
         assert unknown.status_code == 401
+        garbage = b"{not json"
+        signed = hmac.new(SECRET.encode(), garbage, hashlib.sha1).hexdigest()
+        response = await http.post(url, content=garbage, headers={"X-Spark-Signature": signed})
+        assert (response.status_code, response.json()["errorCode"]) == (400, "400")
     assert await _count(world.app, ChatReceipt) == 0
     assert await _count(world.app, Job) == jobs_before
 
@@ -406,3 +419,100 @@ async def test_messages_arriving_together_post_in_order_into_one_space(world: Wo
     room = world.space(HANDSET)
     assert world.texts(room)[1:] == ["part 0", "part 1", "part 2", "part 3"]
     assert [r["channelStatus"] for r in await world.records(direction="INBOUND")] == ["delivered"] * 4
+
+
+async def test_a_mapping_on_a_sub_accounts_number_answers_from_that_number(
+    world: World, make_account: MakeAccount, own_number: OwnNumber
+) -> None:
+    webex, bot = world.webex, world.bot
+    child = await make_account(world.root)
+    await own_number(child, CHILDS)
+    data(
+        await world.api(
+            world.root,
+            "POST",
+            f"/webex/webexteams/mappings/{world.mapping['enterpriseSid']}",
+            json={"webexAddress": "kim@acme.com", "externalAddress": CHILDS},
+        )
+    )
+    await world.send_sms(HANDSET, CHILDS, "hello kim")
+    room = world.space(HANDSET)
+    await webex.user_posts("kim@acme.com", room.id, "hi!", mention=bot)
+    await drain(world.app)
+    [outbound] = await world.records(direction="OUTBOUND")
+    assert (outbound["from"], outbound["channelStatus"], outbound["channelErrorCode"]) == (
+        CHILDS[1:],
+        "delivered",
+        None,
+    )
+    async with world.app.state.session_factory() as session:
+        [sms] = (await session.execute(select(Message).where(Message.created_via == "webex"))).scalars()
+    assert (sms.account_sid, sms.from_address) == (child.sid, CHILDS)  # sent (and billed) as the number's owner
+
+
+async def test_the_bots_own_posts_are_dropped_at_the_webhook(world: World) -> None:
+    webex, bot = world.webex, world.bot
+    await world.send_sms(HANDSET, MAPPED, "hi")
+    await webex.settle()
+    room = world.space(HANDSET)
+    own = [m.id for m in webex.messages_in(room.id) if m.person_id == bot.id]
+    assert len(own) == 2  # the intro and the relayed SMS
+    # Webex told the bot about both (as it does), and both were accepted with 200 …
+    notified = [d for d in webex.deliveries if any(i.encode() in d.body for i in own)]
+    assert len(notified) == 2 and all(d.status == 200 for d in notified)
+    # … but dropped before anything was stored or queued: no receipt, no relay job.
+    async with world.app.state.session_factory() as session:
+        receipts = list((await session.execute(select(ChatReceipt.chat_message_id))).scalars())
+        relays = (await session.execute(select(func.count()).where(Job.kind == "webex.relay"))).scalar_one()
+    assert receipts == [] and relays == 0
+    await webex.user_posts("jane@acme.com", room.id, "thanks", mention=bot)
+    async with world.app.state.session_factory() as session:
+        receipts = list((await session.execute(select(ChatReceipt.chat_message_id))).scalars())
+        relays = (await session.execute(select(func.count()).where(Job.kind == "webex.relay"))).scalar_one()
+    assert (receipts, relays) == ([webex.messages_in(room.id)[-1].id], 1)  # a user's message is taken
+
+
+async def test_a_long_retry_after_reschedules_the_post_for_when_webex_allows(world: World) -> None:
+    webex, app = world.webex, world.app
+    async with app.state.session_factory() as session, session.begin():
+        inbound = InboundMessage("smsc", "slow-1", HANDSET, MAPPED, "are you there?")
+        assert await receive(session, inbound, settings=app.state.settings) is not None
+    webex.throttle(times=1, retry_after=30)
+    worker = Worker(app.state.settings, app.state.session_factory)
+    asked_at = datetime.now(UTC)
+    await worker.run_pending()
+    async with app.state.session_factory() as session:
+        [job] = (await session.execute(select(Job).where(Job.kind == "webex.post"))).scalars()
+    assert job.status == "pending" and job.attempts == 1
+    assert 25 <= (job.run_at - asked_at).total_seconds() <= 35  # Webex's Retry-After, not our backoff
+    assert webex.rooms_titled(HANDSET) == []
+    assert [r["channelStatus"] for r in await world.records(direction="INBOUND")] == ["queued"]
+    async with app.state.session_factory() as session, session.begin():  # … 30 seconds later
+        await session.execute(update(Job).where(Job.id == job.id).values(run_at=datetime.now(UTC)))
+    await drain(app)
+    assert world.texts(world.space(HANDSET))[-1] == "are you there?"
+    assert [r["channelStatus"] for r in await world.records(direction="INBOUND")] == ["delivered"]
+
+
+async def test_webex_down_for_good_marks_the_inbound_record_failed(world: World) -> None:
+    webex, app = world.webex, world.app
+    async with app.state.session_factory() as session, session.begin():
+        inbound = InboundMessage("smsc", "down-1", HANDSET, MAPPED, "anyone?")
+        assert await receive(session, inbound, settings=app.state.settings) is not None
+        await session.execute(update(Job).where(Job.kind == "webex.post").values(max_attempts=2))
+    webex.fail(times=2, status=503)
+    await drain(app)
+    [record] = await world.records(direction="INBOUND")
+    assert (record["channelStatus"], record["channelErrorCode"]) == ("failed", "503")
+    assert "503" in record["channelErrorMessage"]
+
+
+async def test_one_to_one_without_a_mapping_explains_and_sends_nothing(world: World) -> None:
+    webex, bot = world.webex, world.bot
+    stranger = webex.person("max@acme.com")
+    direct = webex.direct_room(bot, stranger)
+    await webex.user_posts("max@acme.com", direct.id, "+15551234567 hello")
+    await drain(world.app)
+    assert "no phone number mapped" in str(world.texts(direct)[-1])
+    assert await world.records() == []
+    assert webex.rooms_titled("+15551234567") == []

@@ -137,7 +137,7 @@ async def test_delete_enterprise_481_482_and_the_name_is_free_again(api: Api, ro
     assert body["message"] == "Enterprise has mappings"
     data(await api(root, "DELETE", f"/webex/webexteams/mappings/{mapping['sid']}"))
     deleted = data(await api(root, "DELETE", f"/webexteams/enterprise/{item['sid']}"))
-    assert deleted["sid"] == item["sid"] and deleted["name"] == "Gone"
+    assert deleted == item  # as it was when deleted, status ACTIVE, as the document's example shows
     error(await api(root, "DELETE", f"/webex/enterprise/{item['sid']}"), 409, "481")
     error(await api(root, "GET", f"/webex/enterprise/search/{item['sid']}"), 409, "490")
     await _enterprise(api, root, "Gone")
@@ -366,3 +366,96 @@ async def test_mapping_search_filters_sorts_and_pages(
     assert set(page["result"][0]) == MAPPING_FIELDS
     error(await api(root, "GET", path, params={"SortBy": "dateCreated"}), 400, "400")
     error(await api(root, "GET", path, params={"endTime": "2019-13-01"}), 400, "400")
+
+
+async def test_paging_bounds_sort_direction_spelling_and_an_empty_page(api: Api, root: Creds) -> None:
+    path = "/webex/enterprise/search"
+    empty = await _search(api, root, path)
+    assert {k: empty[k] for k in PAGE_FIELDS} == {
+        "result": [],
+        "pageSize": 10,
+        "total": 0,
+        "page": 0,
+        "numPages": 0,
+        "start": 0,
+        "end": 0,
+    }
+    for name in ("b", "A", "c"):
+        await _enterprise(api, root, name)
+    assert _names(await _search(api, root, path, SortBy="NAME:DESC")) == ["c", "b", "A"]
+    assert _names(await _search(api, root, path, SortBy="name")) == ["A", "b", "c"]  # no direction: ascending
+    assert (await _search(api, root, path, per_page="1000"))["pageSize"] == 1000
+    for params in ({"per_page": "0"}, {"per_page": "1001"}, {"pageSize": "-2"}, {"page": "1.5"}):
+        body = error(await api(root, "GET", path, params=params), 400, "400")
+        assert body["message"]
+
+
+async def test_bad_mapping_update_is_400_and_changes_nothing(api: Api, root: Creds) -> None:
+    enterprise = await _enterprise(api, root, "E")
+    item = await _mapping(
+        api, root, enterprise["sid"], name="Desk", webexAddress="a@x.com", externalAddress="+15557770001"
+    )
+    for bad in ({"name": "x" * 256}, {"name": "tab\there"}):
+        error(await api(root, "PUT", f"/webex/webexteams/mappings/{item['sid']}", json=bad), 400, "400")
+    after = data(await api(root, "GET", f"/webex/webexteams/mappings/search/{item['sid']}"))
+    assert after == item
+
+
+async def test_form_bodies_work_like_json(api: Api, root: Creds) -> None:
+    enterprise = data(await api(root, "POST", "/webex/enterprise", data={"name": "Form Co"}))
+    item = data(
+        await api(
+            root,
+            "POST",
+            f"/webex/webexteams/mappings/{enterprise['sid']}",
+            data={"webexAddress": "a@x.com", "externalAddress": "15557770001"},
+        )
+    )
+    assert (item["enterpriseName"], item["externalAddress"], item["name"]) == ("Form Co", "15557770001", "a@x.com")
+
+
+async def test_every_documented_error_has_its_documented_status_code_and_message(api: Api, root: Creds) -> None:
+    enterprise = await _enterprise(api, root, "Taken")
+    await _enterprise(api, root, "Other")
+    mapping = await _mapping(api, root, enterprise["sid"], webexAddress="a@x.com", externalAddress="+15557770001")
+    unknown = "WEM00000000000000000000000000000000"
+    mappings = "/webex/webexteams/mappings"
+    cases: list[tuple[str, str, dict[str, str] | None, str, str]] = [
+        ("POST", "/webex/enterprise", {"name": "Taken"}, "460", "Enterprise name not unique"),
+        (
+            "POST",
+            f"{mappings}/{enterprise['sid']}",
+            {"webexAddress": "a@x.com", "externalAddress": "+15557770002"},
+            "465",
+            "webexAddress not unique",
+        ),
+        (
+            "POST",
+            f"{mappings}/{enterprise['sid']}",
+            {"webexAddress": "b@x.com", "externalAddress": "+15557770001"},
+            "466",
+            "externalAddress not unique",
+        ),
+        (
+            "POST",
+            f"{mappings}/{unknown}",
+            {"webexAddress": "b@x.com", "externalAddress": "+15557770002"},
+            "467",
+            "Enterprise not found",
+        ),
+        ("PUT", f"/webexteams/enterprise/{enterprise['sid']}", {"name": "other"}, "470", "Enterprise name not unique"),
+        ("PUT", f"/webexteams/enterprise/{unknown}", {"name": "x"}, "471", "Enterprise name not found"),
+        ("PUT", f"{mappings}/{unknown}", {"name": "x"}, "478", "Mapping not found"),
+        ("DELETE", f"/webex/enterprise/{unknown}", None, "481", "Enterprise name not found"),
+        ("DELETE", f"/webex/enterprise/{enterprise['sid']}", None, "482", "Enterprise has mappings"),
+        ("DELETE", f"{mappings}/{unknown}", None, "485", "Mapping not found"),
+        ("GET", f"/webex/enterprise/search/{unknown}", None, "490", "Invalid EnterpriseId"),
+        ("GET", f"{mappings}/search/{unknown}", None, "491", "Invalid MappingId"),
+        # The document gives a message lookup 491 too (its table's text, "Invalid MappingId", is
+        # a copy of the mapping lookup's; this one names what was looked up).
+        ("GET", f"/webex/webexteams/messages/search/{unknown}", None, "491", "Invalid MessageId"),
+    ]
+    for method, path, body, code, message in cases:
+        found = error(await api(root, method, path, json=body), 409, code)
+        assert found["message"] == message, (method, path)
+    assert data(await api(root, "GET", f"{mappings}/search/{mapping['sid']}"))["sid"] == mapping["sid"]

@@ -258,8 +258,22 @@ async def test_usage_of_enterprises_and_mappings_and_every_path(
         await session.execute(update(Enterprise).where(Enterprise.sid == first["sid"]).values(date_created=when))
         await session.execute(update(Mapping).where(Mapping.sid == m1["sid"]).values(date_created=when))
     data(await api(root, "DELETE", f"/webex/webexteams/mappings/{m1['sid']}"))  # deleted: still created then
+    today = datetime.now(UTC).date()
+    this_month = (today.replace(day=1), (today.replace(day=28) + timedelta(days=4)).replace(day=1) - timedelta(days=1))
     for path in ("/webex/enterprise/usage/records", "/webexteams/enterprise/usage/records"):
-        assert data(await api(root, "GET", path)) == [{"description": "Enterprise created", "count": 2}]
+        # The enterprise list answers per month, as its example in the document does.
+        assert data(await api(root, "GET", path)) == [
+            {"description": "Enterprise created", "startDate": "2019-09-01", "endDate": "2019-09-30", "count": 1},
+            {
+                "description": "Enterprise created",
+                "startDate": this_month[0].isoformat(),
+                "endDate": this_month[1].isoformat(),
+                "count": 1,
+            },
+        ]
+        assert data(await api(root, "GET", path, params={"startDate": "2019-09-03", "endDate": "2019-09-03"})) == [
+            {"description": "Enterprise created", "startDate": "2019-09-01", "endDate": "2019-09-30", "count": 1}
+        ]
         daily = data(
             await api(root, "GET", f"{path}/daily", params={"startDate": "2019-09-01", "endDate": "2019-09-30"})
         )
@@ -271,6 +285,14 @@ async def test_usage_of_enterprises_and_mappings_and_every_path(
         == 1
     )
     assert data(await api(stranger, "GET", "/webex/enterprise/usage/records"))[0]["count"] == 1
+    # Another CSP counts none of ours, even naming our enterprise or account.
+    for path, params in (
+        ("/webex/webexteams/mappings/usage/records", {}),
+        ("/webex/webexteams/mappings/usage/records", {"enterpriseSid": first["sid"]}),
+        ("/webex/webexteams/mappings/usage/records/yearly", {"accountSid": root.sid, "startDate": "2019-01-01"}),
+        ("/webex/enterprise/usage/records/thismonth", {"accountSid": root.sid}),
+    ):
+        assert sum(r["count"] for r in data(await api(stranger, "GET", path, params=params))) == 0, path
     mappings = "/webex/webexteams/mappings/usage/records"
     assert data(await api(root, "GET", mappings)) == [{"description": "Webex mapping created", "count": 2}]
     assert data(await api(root, "GET", mappings, params={"enterpriseSid": second["sid"]}))[0]["count"] == 1
@@ -295,3 +317,20 @@ async def test_bad_usage_requests(
 ) -> None:
     error(await api(root, "GET", path, params=params), status, code)
     error(await api(None, "GET", path), 401, "401")
+
+
+async def test_a_group_mappings_records_are_found_by_each_members_address(app: FastAPI, api: Api, root: Creds) -> None:
+    day = date(2019, 8, 22)
+    group = await _record(app, root.sid, _at(day), direction="INBOUND", to="ann@acme.com,bob@acme.com")
+    single = await _record(app, root.sid, _at(day, 13), direction="INBOUND", to="ann@acme.co")
+    for to, expected in (
+        ("ann@acme.com", [group]),
+        ("BOB@acme.com", [group]),
+        ("ann@acme.com,bob@acme.com", [group]),
+        ("acme.com", []),
+        ("ann@acme.co", [single]),
+        ("ann@%", [group, single]),
+    ):
+        assert [r["sid"] for r in await _search(api, root, to=to)] == expected, to
+    usage = data(await api(root, "GET", "/webex/webexteams/messages/usage/records", params={"to": "bob@acme.com"}))
+    assert usage[0]["count"] == 1

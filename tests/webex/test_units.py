@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import pytest
 
+from message_exchange.config import Settings
+from message_exchange.webex.bridge import signature
 from message_exchange.webex.models import Bot
-from message_exchange.webex.relay import signature, split_number, strip_mention
+from message_exchange.webex.relay import split_number, strip_mention
 
 
 @pytest.mark.parametrize(
@@ -41,3 +43,10 @@ def test_signature_is_hex_hmac_sha1_of_the_raw_body() -> None:
     assert (
         signature("key", b"The quick brown fox jumps over the lazy dog") == "de7c9b85b8b78aa6bc8a7a36f70a90701c9db4d9"
     )
+
+
+def test_the_webex_api_is_webexapis_com_unless_set(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("MX_WEBEX_API_BASE_URL", raising=False)
+    assert Settings().webex_api_base_url == "https://webexapis.com/v1/"
+    monkeypatch.setenv("MX_WEBEX_API_BASE_URL", "http://127.0.0.1:9/v1/")
+    assert Settings().webex_api_base_url == "http://127.0.0.1:9/v1/"
