@@ -53,7 +53,8 @@ def services_create(
     name: Annotated[str, typer.Option(help="Service name.")],
     notify_url: Annotated[str | None, typer.Option(help="Default notifyurl for delivery notifications.")] = None,
     sender_id: Annotated[
-        list[str] | None, typer.Option(help="Allowed sender id (repeat); the first is the default.")
+        list[str] | None,
+        typer.Option(help="Allowed sender id (repeat): alphanumeric, a number of the account, or a short code."),
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the service (with its key) as JSON.")] = False,
 ) -> None:
@@ -64,7 +65,8 @@ def services_create(
 
     async def work(session: AsyncSession, _box: SecretBox) -> dict[str, Any]:
         owner = await accounts.get_by_sid(session, account)
-        created, key = await service.create_service(session, owner, service.ServiceSpec(name, notify_url, sender_id))
+        spec = service.ServiceSpec(name, notify_url, sender_id)
+        created, key = await service.create_service(session, owner, spec, operator=True)
         return service_resource(created, key)
 
     row = _run(work)
@@ -86,6 +88,34 @@ def services_list(
     rows = _run(work)
     lines = "\n".join(f"{r['sid']}  {r['account_sid']}  {r['status']:<8}  {r['name']}  {r['key']}" for r in rows)
     _print(rows, as_json, lines)
+
+
+@services_app.command("update")
+def services_update(
+    sid: Annotated[str, typer.Argument(help="Service sid (CS…).")],
+    name: Annotated[str | None, typer.Option(help="New name.")] = None,
+    notify_url: Annotated[str | None, typer.Option(help="Default notifyurl (an empty string removes it).")] = None,
+    sender_id: Annotated[
+        list[str] | None, typer.Option(help="Allowed sender id (repeat; replaces the list); the first is the default.")
+    ] = None,
+    status: Annotated[
+        str | None, typer.Option(help="active | disabled (a disabled service's key answers 7001).")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the service (key masked) as JSON.")] = False,
+) -> None:
+    """Change a service's name, default notifyurl, sender ids or status."""
+    from message_exchange.connect import service
+    from message_exchange.connect.schemas import service_resource
+
+    async def work(session: AsyncSession, _box: SecretBox) -> dict[str, Any]:
+        found = await service.find_service(session, sid)
+        spec = service.ServiceSpec(name, notify_url, sender_id, status)
+        return service_resource(await service.update_service(session, found, spec, operator=True))
+
+    row = _run(work)
+    _print(
+        row, as_json, f"{row['sid']}  {row['status']}  notify_url={row['notify_url']}  sender_ids={row['sender_ids']}"
+    )
 
 
 @services_app.command("rotate-key")

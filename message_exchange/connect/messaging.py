@@ -60,10 +60,11 @@ class _Renderer:
         self.request = request
         self.base_url = base_url
         self._cache: dict[tuple[tuple[str, str], ...], str] = {}
-        self.has_links = any(
-            name.startswith(LINK_PREFIX) and name[len(LINK_PREFIX) :] in request.links
-            for name in PLACEHOLDER.findall(request.text)
-        )
+        # Only the smart links the text uses get short links (one per destination); a link
+        # listed in ``smartlinks`` but absent from the text makes none.
+        used = {name[len(LINK_PREFIX) :] for name in PLACEHOLDER.findall(request.text) if name.startswith(LINK_PREFIX)}
+        self.used_links = [link_id for link_id in request.links if link_id in used]
+        self.has_links = bool(self.used_links) and request.sms_type != "3"
 
     def substitute(self, params: Mapping[str, str]) -> str:
         key = tuple(sorted(params.items()))
@@ -136,7 +137,8 @@ def _segments(text: str, sms_type: str, cache: dict[str, int]) -> int:
         return 1 if octets <= 140 else -(-octets // 134)
     count = cache.get(text)
     if count is None:
-        count = cache[text] = count_segments(text) if text else 1
+        # Type 4 (unicode) is sent UCS-2 even when every character is GSM-7.
+        count = cache[text] = count_segments(text, force_ucs2=sms_type == "4") if text else 1
     return count
 
 
@@ -165,7 +167,8 @@ async def accept(
         sid = SID_PREFIX + entropy[32 * index + 16 : 32 * index + 32].hex()
         text = renderer.substitute(dest.parameters)
         if renderer.has_links:
-            codes_by_link = {link_id: secrets.token_urlsafe(6) for link_id in request.links}
+            # 64 random bits (11 characters): no code collides in practice even at 10^8 links.
+            codes_by_link = {link_id: secrets.token_urlsafe(8) for link_id in renderer.used_links}
             text = renderer.links(text, codes_by_link)
             for link_id, code in codes_by_link.items():
                 links.append(

@@ -21,6 +21,7 @@ from message_exchange.connect import codes
 from message_exchange.connect.codes import ConnectError, invalid, missing
 from message_exchange.connect.models import ConnectService
 from message_exchange.connect.repository import ConnectRepository
+from message_exchange.connect.service import sender_number_problem
 from message_exchange.core.errors import BadRequest
 from message_exchange.messages.addresses import parse_e164
 
@@ -228,15 +229,22 @@ async def _sms_text(
     return text
 
 
-def _sender(service: ConnectService, sms: Mapping[str, Any]) -> str:
+async def _sender(session: AsyncSession, service: ConnectService, sms: Mapping[str, Any]) -> str:
+    """The request's sender id: one of the service's; a number must still be the account's."""
     sender = _text(sms.get("senderid"), "senderid", limit=32)
     if sender is None:
         if not service.sender_ids:
             raise ConnectError(codes.INVALID_SENDER, "Invalid Sender ID: the service has none", param="senderid")
-        return service.sender_ids[0]
-    if sender.strip() not in service.sender_ids:
+        sender = service.sender_ids[0]
+    sender = sender.strip()
+    if sender not in service.sender_ids:
         raise ConnectError(codes.INVALID_SENDER, f"Invalid Sender ID: {sender}", param="senderid")
-    return sender.strip()
+    if sender.startswith("+"):
+        # Checked again at send time: the number may have been released since it was configured.
+        problem = await sender_number_problem(session, service.account_sid, sender)
+        if problem is not None:
+            raise ConnectError(codes.INVALID_SENDER, f"Invalid Sender ID: {problem}", param="senderid")
+    return sender
 
 
 async def _smartlinks(repo: ConnectRepository, service: ConnectService, value: Any, request: Request) -> None:
@@ -283,7 +291,8 @@ async def parse_request(session: AsyncSession, service: ConnectService, body: An
     _channel(body)
     channels = _object(body.get("channels"), "channels")
     sms = _object(channels.get("sms"), "sms", " for channel sms")
-    sms_type = str(sms.get("type", "1")).strip() or "1"
+    raw_type = sms.get("type")
+    sms_type = "1" if raw_type is None else str(raw_type).strip() or "1"  # absent, null or "" → text
     if sms_type not in SMS_TYPES:
         raise invalid("type", "must be 1 (text), 2 (flash), 3 (binary) or 4 (unicode)")
     repo = ConnectRepository(session)
@@ -302,7 +311,7 @@ async def parse_request(session: AsyncSession, service: ConnectService, body: An
         text=text,
         template_id=template_id,
         parameters=parameters,
-        sender=_sender(service, sms),
+        sender=await _sender(session, service, sms),
         sms_type=sms_type,
         extras=extras,
         destinations=[],

@@ -107,6 +107,8 @@ async def status(transid: str, request: Request, session: DBSession, key: KeyHea
                 "to": message.to_address,
                 "body": message.body,
                 "channel": "SMS",
+                "sms_type": txn.sms_type,  # channels.sms.type (1 text, 2 flash, 3 binary, 4 unicode)
+                "extras": txn.extras,
                 "status": "expired" if message.error_code == codes.EXPIRED else message.status,
                 "message_sid": message.sid,
                 "correlationid": txn.correlationid,

@@ -34,6 +34,7 @@ from message_exchange.core.errors import BadRequest, NotFound
 from message_exchange.core.sids import is_sid, new_sid
 from message_exchange.db.base import utcnow
 from message_exchange.messages.addresses import parse_e164
+from message_exchange.numbers.service import find_by_phone_number
 from message_exchange.webhooks.guard import WebhookRefused, check_url_syntax
 
 PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z0-9_.\-]+)\s*\}\}")
@@ -78,17 +79,43 @@ def _url(value: str | None, param: str) -> str | None:
     return value.strip()
 
 
-def _sender_ids(values: list[str] | None) -> list[str]:
+async def sender_number_problem(session: AsyncSession, account_sid: str, sender: str) -> str | None:
+    """Why an E.164 ``sender`` may not be used by ``account_sid`` (None: it may).
+
+    As on the Messages API (21606), a number sender must be an SMS-capable number of the
+    account: nobody sends from another tenant's number.
+    """
+    number = await find_by_phone_number(session, sender)
+    if number is None or number.account_sid != account_sid or not number.sms_capable:
+        return f"{sender} is not an SMS-capable number of account {account_sid}"
+    return None
+
+
+async def _sender_ids(
+    session: AsyncSession, account_sid: str, values: list[str] | None, *, operator: bool
+) -> list[str]:
+    """Validated sender ids: alphanumeric ids, the account's own numbers, and short codes —
+    which the operator assigns (CLI), since no table says which account owns a short code."""
     cleaned: list[str] = []
-    for value in values or []:
-        if not isinstance(value, str) or not _SENDER_ID.match(value.strip()):
+    for given in values or []:
+        if not isinstance(given, str) or not _SENDER_ID.match(given.strip()):
             raise BadRequest(
                 "sender_ids are E.164 numbers, short codes (3-8 digits) or alphanumeric ids of up to 11 "
-                f"characters [A-Za-z0-9 ], got {value!r}",
+                f"characters [A-Za-z0-9 ], got {given!r}",
                 param="sender_ids",
             )
-        if value.strip() not in cleaned:
-            cleaned.append(value.strip())
+        value = given.strip()
+        if value.startswith("+"):
+            problem = await sender_number_problem(session, account_sid, value)
+            if problem is not None:
+                raise BadRequest(f"sender_ids: {problem}", param="sender_ids", code=21606)
+        elif value.isdigit() and not operator:
+            raise BadRequest(
+                f"sender_ids: short code {value} can only be assigned by the operator (mx connect services)",
+                param="sender_ids",
+            )
+        if value not in cleaned:
+            cleaned.append(value)
     return cleaned
 
 
@@ -109,8 +136,10 @@ class ServiceSpec:
     status: str | None = None
 
 
-async def create_service(session: AsyncSession, account: Account, spec: ServiceSpec) -> tuple[ConnectService, str]:
-    """A new service of ``account`` and its key (shown only now)."""
+async def create_service(
+    session: AsyncSession, account: Account, spec: ServiceSpec, *, operator: bool = False
+) -> tuple[ConnectService, str]:
+    """A new service of ``account`` and its key (shown only now); ``operator``: the CLI."""
     name = (spec.name or "").strip()
     if not name or len(name) > 64:
         raise BadRequest("name is required (up to 64 characters)", param="name")
@@ -123,7 +152,7 @@ async def create_service(session: AsyncSession, account: Account, spec: ServiceS
         key_hash=hash_key(key),
         key_hint=key[-4:],
         notify_url=_url(spec.notify_url, "notify_url"),
-        sender_ids=_sender_ids(spec.sender_ids),
+        sender_ids=await _sender_ids(session, account.sid, spec.sender_ids, operator=operator),
         status="active",
         date_created=now,
         date_updated=now,
@@ -132,7 +161,9 @@ async def create_service(session: AsyncSession, account: Account, spec: ServiceS
     return service, key
 
 
-async def update_service(session: AsyncSession, service: ConnectService, spec: ServiceSpec) -> ConnectService:
+async def update_service(
+    session: AsyncSession, service: ConnectService, spec: ServiceSpec, *, operator: bool = False
+) -> ConnectService:
     if spec.name is not None:
         if not spec.name.strip() or len(spec.name.strip()) > 64:
             raise BadRequest("name must be 1 to 64 characters", param="name")
@@ -140,7 +171,7 @@ async def update_service(session: AsyncSession, service: ConnectService, spec: S
     if spec.notify_url is not None:
         service.notify_url = _url(spec.notify_url, "notify_url")
     if spec.sender_ids is not None:
-        service.sender_ids = _sender_ids(spec.sender_ids)
+        service.sender_ids = await _sender_ids(session, service.account_sid, spec.sender_ids, operator=operator)
     if spec.status is not None:
         if spec.status not in ("active", "disabled"):
             raise BadRequest("status must be active or disabled", param="status")

@@ -6,11 +6,11 @@
     if result.ok: ...            # 2xx; result.body holds the reply (e.g. RCML XML), capped at 64 KiB
     elif result.retryable: ...   # network error, timeout, 5xx or 429
 
-POST sends the parameters form-encoded (or, for a JSON delivery — its only parameter is
-``JSON_BODY_PARAM`` — that value as an ``application/json`` body to the URL with
-``?bodySHA256=<hex>``); GET appends them to the URL's query string. The
-``X-Twilio-Signature`` header is computed over the exact URL requested (and, for POST, the
-form parameters), keyed with the account's auth token. Redirects are not followed (a
+POST sends the parameters form-encoded, or, given ``json_body``, those bytes as an
+``application/json`` body to the URL with ``?bodySHA256=<hex>`` (and no parameters); GET
+appends the parameters to the URL's query string. The ``X-Twilio-Signature`` header is
+computed over the exact URL requested (and, for a form POST, the parameters), keyed with
+the account's auth token. Redirects are not followed (a
 redirect could point past the SSRF guard, and Twilio does not follow them either).
 
 One ``httpx.AsyncClient`` per process and guard mode serves every webhook, so connections
@@ -44,9 +44,6 @@ from message_exchange.webhooks.signing import (
 )
 
 USER_AGENT = "MessageExchange/0.1"
-# A delivery whose only parameter is this one is a JSON POST of its value (see
-# webhooks.service.enqueue_json_delivery): signed over the URL with ?bodySHA256=<hex>.
-JSON_BODY_PARAM = "__json_body__"
 MAX_BODY_BYTES = 64 * 1024
 METHODS = ("GET", "POST")
 LIMITS = httpx.Limits(max_connections=200, max_keepalive_connections=50, keepalive_expiry=30.0)
@@ -129,29 +126,32 @@ async def send_webhook(
     *,
     auth_token: str,
     settings: Settings,
+    json_body: bytes | None = None,
 ) -> WebhookResult:
-    """Request ``url`` with ``params`` (form POST, or GET query), signed with ``auth_token``.
+    """Request ``url`` with ``params`` (form POST, or GET query) or a ``json_body`` (POST),
+    signed with ``auth_token``.
 
     Returns the outcome, including HTTP errors and network failures; raises only
-    :class:`WebhookRefused` (scheme, host or address not allowed) and ValueError (method).
+    :class:`WebhookRefused` (scheme, host or address not allowed) and ValueError (method,
+    or a JSON body with a GET or with parameters).
     """
     method = method.upper()
     if method not in METHODS:
         raise ValueError(f"webhook method must be GET or POST, got {method!r}")
+    if json_body is not None and (method != "POST" or params):
+        raise ValueError("a JSON body goes alone, by POST")
     check_url_syntax(url)
     client = get_client(settings.webhook_allow_private)
     try:
-        json_body = params.get(JSON_BODY_PARAM) if method == "POST" and len(params) == 1 else None
         if method == "GET":
             request = client.build_request(
                 method, url_with_query(url, params), timeout=settings.webhook_timeout_seconds
             )
-        elif isinstance(json_body, str):
-            content = json_body.encode("utf-8")
+        elif json_body is not None:
             request = client.build_request(
                 method,
-                signed_json_url(url, content),
-                content=content,
+                signed_json_url(url, json_body),
+                content=json_body,
                 headers={"Content-Type": "application/json"},
                 timeout=settings.webhook_timeout_seconds,
             )

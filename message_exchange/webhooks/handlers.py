@@ -43,7 +43,7 @@ from message_exchange.jobs.models import JobStatus
 from message_exchange.jobs.registry import JobContext, PermanentJobError, RetryLater, job_handler
 from message_exchange.webhooks.client import WebhookResult, send_webhook
 from message_exchange.webhooks.guard import WebhookRefused
-from message_exchange.webhooks.models import DeliveryStatus, WebhookAttempt, WebhookDelivery
+from message_exchange.webhooks.models import BodyFormat, DeliveryStatus, WebhookAttempt, WebhookDelivery
 from message_exchange.webhooks.repository import WebhookRepository
 from message_exchange.webhooks.service import DELIVER_JOB
 
@@ -97,6 +97,12 @@ async def _run_failure_hook(session: AsyncSession, delivery: WebhookDelivery) ->
         await hook(session, delivery)
 
 
+def _json_body(delivery: WebhookDelivery) -> bytes | None:
+    if delivery.body_format == BodyFormat.JSON.value:
+        return (delivery.body or "").encode("utf-8")
+    return None
+
+
 def _own_session(ctx: JobContext) -> AsyncSession:
     return AsyncSession(ctx.session.bind, expire_on_commit=False, autoflush=False)
 
@@ -137,7 +143,12 @@ async def deliver(ctx: JobContext, payload: dict[str, Any]) -> None:
     started = utcnow()
     try:
         result = await send_webhook(
-            delivery.url, delivery.method, delivery.params, auth_token=token, settings=ctx.settings
+            delivery.url,
+            delivery.method,
+            delivery.params,
+            auth_token=token,
+            settings=ctx.settings,
+            json_body=_json_body(delivery),
         )
     except WebhookRefused as exc:
         await _record(ctx, sid, started, None, exc.message, final=DeliveryStatus.FAILED)

@@ -1,6 +1,7 @@
 """Durable webhook deliveries (``webhook_deliveries``) and every HTTP attempt (``webhook_attempts``).
 
-A delivery is one logical callback (e.g. "message SM… became delivered") to one URL; it
+A delivery is one logical callback (e.g. "message SM… became delivered") to one URL,
+carrying form ``params`` or (``body_format`` ``json``) a JSON ``body``; it
 is ``pending`` until an attempt got a 2xx (``delivered``) or it gave up (``failed``).
 Deliveries of one ``(resource_sid, url)`` are sent in creation order (``created_at``, then
 ``sid``); see :mod:`message_exchange.webhooks.handlers`.
@@ -26,6 +27,13 @@ class DeliveryStatus(StrEnum):
     FAILED = "failed"
 
 
+class BodyFormat(StrEnum):
+    """How a delivery's request carries its content."""
+
+    FORM = "form"  # ``params``: form-encoded (POST) or the query string (GET), signed with the params
+    JSON = "json"  # ``body``: posted as is (application/json) to the URL with ?bodySHA256=<hex>
+
+
 class WebhookDelivery(Base):
     __tablename__ = "webhook_deliveries"
     __table_args__ = (
@@ -44,6 +52,9 @@ class WebhookDelivery(Base):
     url: Mapped[str] = mapped_column(Text)
     method: Mapped[str] = mapped_column(String(8))
     params: Mapped[dict[str, Any]] = mapped_column(JSON)
+    body_format: Mapped[str] = mapped_column(String(8), server_default=BodyFormat.FORM.value)
+    # The exact JSON text a ``json`` delivery posts (every retry sends and signs the same bytes).
+    body: Mapped[str | None] = mapped_column(Text)
     status: Mapped[str] = mapped_column(String(16))
     attempts: Mapped[int] = mapped_column(Integer)
     last_status_code: Mapped[int | None] = mapped_column(Integer)

@@ -39,6 +39,8 @@ def delivery_resource(delivery: WebhookDelivery, attempts: Sequence[WebhookAttem
         "url": delivery.url,
         "method": delivery.method,
         "params": delivery.params,
+        "body_format": delivery.body_format,
+        "body": delivery.body,
         "status": delivery.status,
         "attempts": delivery.attempts,
         "last_status_code": delivery.last_status_code,

@@ -32,8 +32,7 @@ from message_exchange.core.paging import PageRequest, ensure_page_exists
 from message_exchange.core.sids import new_sid
 from message_exchange.db.base import utcnow
 from message_exchange.jobs import service as jobs
-from message_exchange.webhooks.client import JSON_BODY_PARAM
-from message_exchange.webhooks.models import SID_PREFIX, DeliveryStatus, WebhookAttempt, WebhookDelivery
+from message_exchange.webhooks.models import SID_PREFIX, BodyFormat, DeliveryStatus, WebhookAttempt, WebhookDelivery
 from message_exchange.webhooks.repository import DeliveryFilter, WebhookRepository
 
 DELIVER_JOB = "webhook.deliver"
@@ -91,6 +90,31 @@ async def enqueue_delivery(
     method = method.upper()
     if method not in METHODS:
         raise ValueError(f"webhook method must be GET or POST, got {method!r}")
+    return await _store(
+        session,
+        account_sid=account_sid,
+        resource_sid=resource_sid,
+        purpose=purpose,
+        url=url,
+        method=method,
+        params=normalize_params(params),
+        body_format=BodyFormat.FORM,
+        body=None,
+    )
+
+
+async def _store(
+    session: AsyncSession,
+    *,
+    account_sid: str,
+    resource_sid: str,
+    purpose: str,
+    url: str,
+    method: str,
+    params: dict[str, str | list[str]],
+    body_format: BodyFormat,
+    body: str | None,
+) -> str:
     now = _creation_time()
     sid = new_sid(SID_PREFIX)
     job_id = await jobs.enqueue(session, DELIVER_JOB, {"delivery_sid": sid}, max_attempts=JOB_MAX_ATTEMPTS)
@@ -101,7 +125,9 @@ async def enqueue_delivery(
         purpose=purpose,
         url=url,
         method=method,
-        params=normalize_params(params),
+        params=params,
+        body_format=body_format.value,
+        body=body,
         status=DeliveryStatus.PENDING.value,
         attempts=0,
         last_status_code=None,
@@ -126,19 +152,21 @@ async def enqueue_json_delivery(
 ) -> str:
     """Like :func:`enqueue_delivery`, for a POST whose body is ``body`` as JSON.
 
-    Sent with ``Content-Type: application/json`` to ``url?bodySHA256=<hex sha256 of the
-    body>`` and signed over that URL (Twilio's convention for JSON webhooks); retried,
-    ordered and recorded like every other delivery.
+    Stored as ``body_format`` ``json`` with the serialised text in ``body``, so every retry
+    sends the same bytes. Sent with ``Content-Type: application/json`` to ``url?bodySHA256=<hex
+    sha256 of the body>`` and signed over that URL (Twilio's convention for JSON webhooks);
+    retried, ordered and recorded like every other delivery.
     """
-    text = orjson.dumps(body).decode("utf-8")
-    return await enqueue_delivery(
+    return await _store(
         session,
         account_sid=account_sid,
         resource_sid=resource_sid,
         purpose=purpose,
         url=url,
         method="POST",
-        params={JSON_BODY_PARAM: text},
+        params={},
+        body_format=BodyFormat.JSON,
+        body=orjson.dumps(body).decode("utf-8"),
     )
 
 

@@ -131,3 +131,32 @@ def test_more_than_a_thousand_rows_go_in_several_requests(mx_env: str, tmp_path:
     summary = _mx("connect", "send", "--service", service["sid"], "--file", str(csv_file), "--text", "hi", "--json")
     assert summary["accepted"] == 1500 and summary["requests"] == 2
     assert len(_stored(mx_env)) == 1500
+
+
+def test_services_update(mx_env: str) -> None:
+    service = _service()
+    _mx("numbers", "add", "--account", service["account_sid"], "--number", "+14155550199", "--json")
+    unowned = runner.invoke(app, ["connect", "services", "update", service["sid"], "--sender-id", "+14155550198"])
+    assert unowned.exit_code == 1 and "not an SMS-capable number" in unowned.stderr
+    updated = _mx(
+        "connect",
+        "services",
+        "update",
+        service["sid"],
+        "--notify-url",
+        "https://hooks.example.com/n",
+        "--sender-id",
+        "+14155550199",
+        "--sender-id",
+        "ACME",
+        "--sender-id",
+        "12345",
+        "--json",
+    )
+    assert updated["notify_url"] == "https://hooks.example.com/n"
+    assert updated["sender_ids"] == ["+14155550199", "ACME", "12345"] and updated["key"].startswith("****")
+    assert (
+        _mx("connect", "services", "update", service["sid"], "--status", "disabled", "--json")["status"] == "disabled"
+    )
+    bad = runner.invoke(app, ["connect", "services", "update", service["sid"], "--notify-url", "ftp://x"])
+    assert bad.exit_code == 1 and "notify_url" in bad.stderr

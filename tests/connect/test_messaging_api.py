@@ -8,10 +8,12 @@ from typing import Any
 import httpx
 import pytest
 from fastapi import FastAPI
-from sqlalchemy import select
+from sqlalchemy import select, update
 
+from message_exchange.accounts.models import Account
 from message_exchange.connect.models import ConnectTransaction
 from message_exchange.messages.models import Message
+from message_exchange.numbers.models import IncomingPhoneNumber
 from tests.connect.conftest import ALPHA, SENDER, Counts, Send, Service, sms_body
 
 
@@ -105,6 +107,15 @@ def _without(path: str) -> dict[str, Any]:
         ({**sms_body(), "destination": [{"email": ["a@example.com"]}]}, "7004", "email"),
         ({**sms_body("+14155550100"), "deliverychannel": "voice"}, "7004", "'voice' is not supported"),
         ({**sms_body("+14155550100"), "deliverychannel": "whatsapp"}, "7004", "'whatsapp' is not supported"),
+        ({**sms_body("+14155550100"), "deliverychannel": "push"}, "7004", "'push' is not supported"),
+        ({**sms_body("+14155550100"), "deliverychannel": "appmessaging"}, "7004", "'appmessaging' is not supported"),
+        ({**sms_body("+14155550100"), "deliverychannel": "rt"}, "7004", "'rt' is not supported"),
+        ({**sms_body("+14155550100"), "deliverychannel": "fb"}, "7004", "'fb' is not supported"),
+        (
+            {**sms_body("+14155550100"), "deliverychannel": "AppleBusinessChat"},
+            "7004",
+            "'AppleBusinessChat' is not supported",
+        ),
         ({**sms_body("+14155550100"), "deliverychannel": "pigeon"}, "7004", "pigeon"),
         (sms_body("+14155550100", text="x" * 1025), "7107", "Message too long"),
         (sms_body("+1415"), "7102", "Invalid address"),
@@ -161,6 +172,19 @@ async def test_binary_body(send: Send, app: FastAPI) -> None:
     assert message.body == "0A0B0C" and txn.sms_type == "3" and txn.extras == {"dlt_templateid": "1107"}
 
 
+async def test_status_shows_type_and_extras(send: Send, client: httpx.AsyncClient, service: Service) -> None:
+    body = sms_body("+14155550100")
+    body["channels"]["sms"].update({"type": "2", "extras": {"dlt_templateid": "1107158158796985790"}})
+    transid = (await send(body))["response"][0]["transid"]
+    response = await client.get(f"/resources/v1/messaging/status/{transid}", headers={"key": service.key})
+    [status] = response.json()
+    assert (
+        status["type"] == "outbound-api"
+        and status["sms_type"] == "2"
+        and status["extras"] == {"dlt_templateid": "1107158158796985790"}
+    )
+
+
 async def test_invalid_json(send: Send, counts: Counts) -> None:
     assert _error(await send(None, raw=b'{"deliverychannel": "sms",'))[0] == "7000"
     assert _error(await send(None, raw=b"[1, 2]"))[0] == "7000"
@@ -210,3 +234,74 @@ async def test_malformed_ids_are_not_found(client: httpx.AsyncClient, service: S
     assert _error(status.json())[0] == "7004"
     bad = f"/restcomm/2012-04-24/Accounts/{service.account.sid}/Connect/Services/CS%00"
     assert (await client.get(bad, auth=service.account.auth)).status_code == 404
+
+
+async def test_msisdn_lists_share_their_entry_correlationid(send: Send, app: FastAPI) -> None:
+    body = sms_body(correlationid="top")
+    body["destination"] = [
+        {"msisdn": ["+14155550100", "+14155550101", "14155550102"], "correlationid": "entry-1"},
+        {"msisdn": ["+14155550103"]},
+    ]
+    entries = (await send(body))["response"]
+    assert [e["correlationid"] for e in entries] == ["entry-1", "entry-1", "entry-1", "top"]
+    async with app.state.session_factory() as session:
+        rows = dict((await session.execute(select(ConnectTransaction.transid, ConnectTransaction.destination))).all())
+    assert [rows[e["transid"]] for e in entries] == ["+14155550100", "+14155550101", "+14155550102", "+14155550103"]
+
+
+async def test_a_thousand_msisdns_counted_across_entries(send: Send, counts: Counts) -> None:
+    def body(total: int) -> dict[str, Any]:
+        numbers = [f"+1415555{i:04d}" for i in range(total)]
+        return sms_body(destination=[{"msisdn": numbers[:500]}, {"msisdn": numbers[500:]}])
+
+    code, description = _error(await send(body(1001)))
+    assert code == "7004" and "1000" in description and (await counts()) == {"messages": 0}
+    assert len((await send(body(1000)))["response"]) == 1000
+
+
+async def test_suspended_account_key_fails_authentication(send: Send, app: FastAPI, service: Service) -> None:
+    async with app.state.session_factory() as session, session.begin():
+        await session.execute(update(Account).where(Account.sid == service.account.sid).values(status="suspended"))
+    assert _error(await send(sms_body("+14155550100"))) == ("7001", "Authentication failed")
+
+
+@pytest.mark.parametrize("sms_type,expected", [(None, ("1", 2)), ("", ("1", 2)), ("1", ("1", 2)), ("4", ("4", 3))])
+async def test_type_defaults_and_unicode_segments(
+    send: Send, app: FastAPI, sms_type: str | None, expected: tuple[str, int]
+) -> None:
+    # 170 GSM-7 characters: two parts of 153; type 4 (unicode) sends them UCS-2, three parts of 67.
+    body = sms_body("+14155550100", text="x" * 170)
+    body["channels"]["sms"]["type"] = sms_type
+    assert (await send(body))["response"][0]["code"] == "1001"
+    async with app.state.session_factory() as session:
+        txn, message = (
+            await session.execute(
+                select(ConnectTransaction, Message).join(Message, Message.sid == ConnectTransaction.message_sid)
+            )
+        ).one()
+    assert (txn.sms_type, message.num_segments) == expected
+
+
+async def test_sender_numbers_must_be_the_accounts_own(
+    client: httpx.AsyncClient, service: Service, make_account: Any, own_number: Any
+) -> None:
+    other = await make_account()
+    await own_number(other, "+15550008888")
+    auth = service.account.auth
+    for sender in ("+15550008888", "+15550007777"):  # another tenant's number; nobody's number
+        response = await client.post(service.admin(), json={"sender_ids": [sender]}, auth=auth)
+        assert response.status_code == 400 and response.json()["code"] == 21606, response.text
+    short_code = await client.post(service.admin(), json={"sender_ids": ["12345"]}, auth=auth)
+    assert short_code.status_code == 400 and "operator" in short_code.json()["message"]
+    shown = await client.get(service.admin(), auth=auth)
+    assert shown.json()["sender_ids"] == [SENDER, ALPHA]  # unchanged
+
+
+async def test_a_released_sender_number_is_refused_at_send_time(send: Send, app: FastAPI, counts: Counts) -> None:
+    async with app.state.session_factory() as session, session.begin():
+        await session.execute(
+            update(IncomingPhoneNumber).where(IncomingPhoneNumber.phone_number == SENDER).values(sms_capable=False)
+        )
+    code, description = _error(await send(sms_body("+14155550100")))
+    assert code == "7101" and SENDER in description
+    assert (await counts()) == {"messages": 0}

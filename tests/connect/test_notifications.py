@@ -14,6 +14,7 @@ from twilio.request_validator import RequestValidator
 
 from message_exchange.jobs.models import Job
 from message_exchange.messages.models import Message
+from message_exchange.webhooks.models import WebhookDelivery
 from tests.connect.conftest import Send, Service, sms_body
 from tests.fakes.callback_sink import CallbackSink
 from tests.support.pipeline import drain
@@ -110,3 +111,27 @@ async def test_expired_messages_are_not_sent_and_are_notified(send: Send, app: F
         ).scalar_one()
     assert statuses == {"+14155550100": "failed", "+14155550101": "delivered"}
     assert receipts == 1  # only the unexpired one reached the carrier
+
+
+async def test_request_notifyurl_overrides_the_services(
+    send: Send, app: FastAPI, sink: CallbackSink, client: httpx.AsyncClient, service: Service
+) -> None:
+    await client.post(service.admin(), json={"notify_url": sink.url("/default")}, auth=service.account.auth)
+    await send(sms_body("+14155550100", notifyurl=sink.url("/own")))
+    await drain(app)
+    assert [i["deliveryInfo"]["code"] for i in _infos(sink, "/own")] == ["7501", "7500"]
+    assert sink.requests_to("/default") == []
+
+
+async def test_invalid_notifyurl_is_accepted_but_never_retried(
+    send: Send, app: FastAPI, client: httpx.AsyncClient, service: Service
+) -> None:
+    # The document: a request with an invalid notifyurl is not eligible for retries.
+    transid = (await send(sms_body("+14155550100", notifyurl="not a url")))["response"][0]["transid"]
+    await drain(app)
+    async with app.state.session_factory() as session:
+        deliveries = (await session.execute(select(WebhookDelivery).order_by(WebhookDelivery.created_at))).scalars()
+        outcomes = [(d.status, d.attempts) for d in deliveries]
+    assert outcomes == [("failed", 1), ("failed", 1)]  # Submitted, Delivered: one refused attempt each
+    status = await client.get(f"/resources/v1/messaging/status/{transid}", headers={"key": service.key})
+    assert status.json()[0]["status"] == "delivered"

@@ -134,3 +134,23 @@ async def test_admin_api_is_tenant_scoped(client: httpx.AsyncClient, service: Se
     assert response.status_code == 404
     own = await client.get(service.admin(), auth=service.account.auth)
     assert own.status_code == 200 and own.json()["key"].startswith("****") and service.key not in own.text
+
+
+async def test_only_the_links_a_text_uses_get_short_links(
+    client: httpx.AsyncClient, service: Service, send: Send, app: FastAPI
+) -> None:
+    auth = service.account.auth
+    await client.put(service.admin("/SmartLinks/a"), json={"url": "https://example.com/a"}, auth=auth)
+    await client.put(service.admin("/SmartLinks/b"), json={"url": "https://example.com/b"}, auth=auth)
+    body = sms_body("+14155550100", text="only {{ link_a }}")
+    body["smartlinks"] = [{"linkid": "a"}, {"linkid": "b"}]  # top-level form, as the document also shows
+    await send(body)
+    async with app.state.session_factory() as session:
+        made = list((await session.execute(select(ConnectShortLink.link_id))).scalars())
+    assert made == ["a"]
+    assert re.fullmatch(r"only https://go\.example\.com/l/[A-Za-z0-9_-]+", (await _bodies(app))["+14155550100"])
+
+
+async def test_link_placeholders_without_smartlinks_stay_as_written(service: Service, send: Send, app: FastAPI) -> None:
+    await send(sms_body("+14155550100", text="see {{link_5}}"))
+    assert await _bodies(app) == {"+14155550100": "see {{link_5}}"}
