@@ -168,6 +168,8 @@ def main() -> None:
     parser.add_argument("--size", type=int, default=1000)
     parser.add_argument("--drain-timeout", type=float, default=600)
     parser.add_argument("--pg-admin", default="postgresql://postgres@127.0.0.1:5432/postgres")
+    parser.add_argument("--py-spy", help="path of a py-spy binary: profile the server's first 10 s of draining")
+    parser.add_argument("--profile", default="/tmp/mx-connect-drain.txt", help="where py-spy writes collapsed stacks")
     args = parser.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="mx-bench-connect-"))
     try:
@@ -210,8 +212,15 @@ def main() -> None:
                 latencies = accept(server, service["key"], args.requests, args.size)
             finally:
                 server.stop()
-            started = time.monotonic()
             server = Server(env, tmp / "serve.log")
+            started = time.monotonic()  # the server is up: its startup (imports, migrations) is not drain time
+            spy = None
+            if args.py_spy:
+                spy = subprocess.Popen(
+                    [args.py_spy, "record", "-p", str(server.process.pid), "-d", "10", "-r", "200", "-f", "raw",
+                     "-o", args.profile, "--nonblocking"],
+                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                )  # fmt: skip
             try:
                 total, submitted, done = asyncio.run(progress(database_url))
                 submitted_at = None
@@ -222,13 +231,15 @@ def main() -> None:
                         submitted_at = time.monotonic() - started
                 drained = time.monotonic() - started
             finally:
+                if spy is not None:
+                    spy.wait(60)
                 server.stop()
         quantiles = statistics.quantiles(latencies, n=10)
         print(
             f"connect db={args.db} size={args.size} requests={args.requests} | accept: "
             f"p50={statistics.median(latencies):.1f}ms p90={quantiles[8]:.1f}ms max={max(latencies):.1f}ms "
             f"({args.size * len(latencies) / (sum(latencies) / 1000):.0f} destinations/s) | "
-            f"drain (workers on, from restart): {submitted}/{total} submitted to the sandbox carrier"
+            f"drain (workers on, from the restarted server's first answer): {submitted}/{total} submitted to the sandbox carrier"
             f"{f' in {submitted_at:.1f}s = {total / submitted_at:.0f} msg/s' if submitted_at else ''}, "
             f"{done}/{total} final in {drained:.1f}s = {done / drained:.0f} msg/s"
         )

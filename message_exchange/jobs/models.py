@@ -55,6 +55,14 @@ class Job(Base):
             postgresql_where=text(PENDING_PREDICATE),
             sqlite_where=text(PENDING_PREDICATE),
         ),
+        # Batch kinds are claimed kind by kind (kind = ?, oldest first), past any backlog of others.
+        Index(
+            "ix_jobs_kind_run_at",
+            "kind",
+            "run_at",
+            postgresql_where=text(PENDING_PREDICATE),
+            sqlite_where=text(PENDING_PREDICATE),
+        ),
         Index(
             "ix_jobs_lease_expires_at",
             "lease_expires_at",

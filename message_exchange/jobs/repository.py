@@ -30,7 +30,6 @@ from sqlalchemy import (
     literal_column,
     or_,
     select,
-    tuple_,
     update,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -364,15 +363,14 @@ async def settle_succeeded(session: AsyncSession, fences: Sequence[Fence], *, no
     worker_ids = {fence.worker_id for fence in fences}
     if len(worker_ids) != 1:
         raise ValueError("settle_succeeded takes the fences of one worker")
-    pairs = [(fence.job_id, fence.attempt) for fence in fences]
-    jobs = (
+    expected = {(fence.job_id, fence.attempt) for fence in fences}
+    ids = sorted(job_id for job_id, _ in expected)
+    # Plain ``id IN (…)``: a row-value IN over (id, attempts) makes SQLite scan the whole table.
+    # The attempt numbers are compared on what the update returns; a mismatch rolls it all back.
+    settled = (
         await session.execute(
             update(_jobs)
-            .where(
-                tuple_(_jobs.c.id, _jobs.c.attempts).in_(pairs),
-                _jobs.c.status == _RUNNING,
-                _jobs.c.locked_by == worker_ids.pop(),
-            )
+            .where(_jobs.c.id.in_(ids), _jobs.c.status == _RUNNING, _jobs.c.locked_by == worker_ids.pop())
             .values(
                 status=JobStatus.SUCCEEDED.value,
                 finished_at=now,
@@ -380,14 +378,14 @@ async def settle_succeeded(session: AsyncSession, fences: Sequence[Fence], *, no
                 lease_expires_at=None,
                 updated_at=now,
             )
-            .returning(_jobs.c.id)
+            .returning(_jobs.c.id, _jobs.c.attempts)
         )
     ).all()
-    if len(jobs) != len(pairs):
+    if {(row.id, row.attempts) for row in settled} != expected:
         return False
     await session.execute(
         update(_attempts)
-        .where(tuple_(_attempts.c.job_id, _attempts.c.attempt).in_(pairs))
+        .where(_attempts.c.job_id.in_(ids), _attempts.c.outcome == AttemptOutcome.RUNNING.value)
         .values(outcome=AttemptOutcome.SUCCEEDED.value, finished_at=now, error=None)
     )
     return True

@@ -28,7 +28,7 @@ from message_exchange.jobs.models import SID_PREFIX, Job, JobAttempt, JobStatus
 
 log = get_logger("mx.jobs")
 
-Waker = Callable[[], None]
+Waker = Callable[[frozenset[str]], None]  # called with the kinds a commit enqueued
 QueueSource = Callable[[], Iterable[str]]
 
 _WAKERS: set[Waker] = set()
@@ -67,11 +67,13 @@ def served_queues() -> list[str]:
 
 @event.listens_for(Session, "after_commit")
 def _wake_after_commit(session: Session) -> None:
-    if not session.info.pop(_WAKE_ON_COMMIT, False):
+    kinds: set[str] | None = session.info.pop(_WAKE_ON_COMMIT, None)
+    if not kinds:
         return
+    enqueued = frozenset(kinds)
     for waker in list(_WAKERS):
         try:
-            waker()
+            waker(enqueued)
         except Exception:
             log.exception("job waker failed")
 
@@ -151,7 +153,7 @@ async def enqueue_many(
         )
     await repository.insert_jobs(session, rows)
     if rows:
-        session.sync_session.info[_WAKE_ON_COMMIT] = True
+        session.sync_session.info.setdefault(_WAKE_ON_COMMIT, set()).add(kind)
     return [row["id"] for row in rows]
 
 

@@ -32,6 +32,7 @@ import signal
 import socket
 import time
 import uuid
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -111,6 +112,11 @@ class Worker:
         self._batch_kinds = batch_kinds()
         self._batch_size = settings.worker_batch_size
         self._batches: set[asyncio.Task[None]] = set()
+        # With batch kinds, the one-by-one claim (every kind but those) walks past every due
+        # job of a batch kind: under a backlog that is a scan, so it runs only when jobs of
+        # other kinds may be due — one was enqueued, the last such claim was full, or a poll.
+        self._singles_due = True
+        self._batch_turn = 0
 
     @property
     def running_jobs(self) -> int:
@@ -127,8 +133,13 @@ class Worker:
         self._main = asyncio.create_task(self._run(), name=f"mx-worker {self.worker_id}")
         log.info("worker started", worker_id=self.worker_id, concurrency=self.concurrency, kinds=registered_kinds())
 
-    def wake(self) -> None:
-        """Look for due jobs now instead of at the next poll. Safe from any thread."""
+    def wake(self, kinds: Collection[str] = ()) -> None:
+        """Look for due jobs now instead of at the next poll. Safe from any thread.
+
+        ``kinds``: what was enqueued, if known; only batch kinds spare the one-by-one claim.
+        """
+        if not kinds or not set(kinds) <= set(self._batch_kinds):
+            self._singles_due = True
         loop, wake_event = self._loop, self._wake_event
         if loop is None or wake_event is None or loop.is_closed():
             return
@@ -199,14 +210,18 @@ class Worker:
     async def _run(self) -> None:
         assert self._wake_event is not None
         loop = asyncio.get_running_loop()
-        next_expiry_check = 0.0
+        next_expiry_check = next_singles_poll = 0.0
         while not self._stopping:
             if self._tasks and self.concurrency - len(self._tasks) < self._batch:
                 await self._gather_free_slots()
             self._wake_event.clear()
             more = False
             free = self.concurrency - len(self._tasks)
-            if free > 0:
+            if not self._batch_kinds or loop.time() >= next_singles_poll:
+                self._singles_due = True
+            if free > 0 and self._singles_due:
+                self._singles_due = False
+                next_singles_poll = loop.time() + self.settings.job_poll_seconds
                 # Expired leases are rare (a worker died): look for them once per poll interval.
                 include_expired = loop.time() >= next_expiry_check
                 if include_expired:
@@ -222,14 +237,19 @@ class Worker:
                 for kind, jobs in batches.items():
                     self._spawn_batch(kind, jobs)
                 more = len(claimed) == free  # there may be more: claim again as soon as slots free up
-            if self._batch_kinds and len(self._batches) < MAX_BATCHES and len(self._tasks) < self.concurrency:
+                self._singles_due = self._singles_due or more  # or a wake-up came meanwhile
+            # Round robin: a backlog of one batch kind (dispatches) must not starve another (receipts).
+            self._batch_turn = (self._batch_turn + 1) % max(1, len(self._batch_kinds))
+            for kind in self._batch_kinds[self._batch_turn :] + self._batch_kinds[: self._batch_turn]:
+                if len(self._batches) >= MAX_BATCHES or len(self._tasks) >= self.concurrency:
+                    break
                 try:
-                    claimed = await self._claim(self._batch_size, include_expired=False, kinds=self._batch_kinds)
+                    claimed = await self._claim(self._batch_size, include_expired=False, kinds=[kind])
                 except Exception:
                     log.exception("claiming jobs failed", worker_id=self.worker_id)
                     claimed = []
-                for kind, jobs in self._partition(claimed)[0].items():
-                    self._spawn_batch(kind, jobs)
+                if claimed:
+                    self._spawn_batch(kind, claimed)
                 more = more or len(claimed) == self._batch_size
             if more:
                 continue

@@ -222,7 +222,8 @@ async def dispatch(ctx: JobContext, payload: dict[str, Any]) -> None:
         name, outcome = offered
         if isinstance(outcome, Steer):
             log.info("carrier up on other nodes only; steering the message to them", sid=sid, carrier=name)
-            await enqueue(session, DISPATCH_JOB, {"sid": sid, STEERED_TO: name}, queue=carrier_queue(name))
+            # The same kind: a wrapper (the Messaging API's expiry check) runs again on the other node.
+            await enqueue(session, ctx.kind, {**payload, STEERED_TO: name}, queue=carrier_queue(name))
             return
         if isinstance(outcome, CarrierRejected):
             await _finish(session, sid, SENDING, _rejected(outcome))

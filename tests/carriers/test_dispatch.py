@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import timedelta
 from collections.abc import Awaitable, Callable
 
 import httpx
 import pytest
 from fastapi import FastAPI
-from sqlalchemy import event, select
+from sqlalchemy import delete, event, select
 
+from message_exchange.carriers.models import CarrierPresence
 from message_exchange.carriers.registry import CarrierRegistry
+from message_exchange.db.base import utcnow
 from message_exchange.jobs.models import Job, JobAttempt
 from message_exchange.jobs.service import enqueue
 from message_exchange.jobs.worker import Worker
@@ -297,3 +300,42 @@ async def test_a_batch_of_dispatches_is_one_transaction_and_leaves_network_carri
     assert [s for s, _ in peer.submits] == [networked]
     await drain(app)
     assert {(await _message(app, sid)).status for sid in sandboxed} == {"delivered"}
+
+
+async def test_steering_needs_the_carrier_up_on_another_node_and_keeps_the_job_kind(
+    app: FastAPI,
+    client: httpx.AsyncClient,
+    sender: Creds,
+    carriers: CarrierRegistry,
+    add_carrier: AddCarrier,
+    add_route: AddRoute,
+) -> None:
+    await add_carrier("far", 1)  # nothing listens: never up in this process
+    await add_route("far", "")
+    await carriers.reload()
+    # Down everywhere: not steered (a queue nobody serves would only add delay), retried as usual.
+    sid = await _send(client, sender, "+14155550100")
+    worker = Worker(app.state.settings, app.state.session_factory)
+    await worker.run_pending(limit=10)
+    async with app.state.session_factory() as session:
+        jobs = (await session.execute(select(Job).where(Job.kind == "message.dispatch"))).scalars().all()
+    assert [(job.status, job.queue) for job in jobs] == [("pending", None)]
+
+    # Another node says it is up there: the next message is handed to that carrier's queue,
+    # as the same kind of job (a wrapper such as the Messaging API's expiry check runs again).
+    async with app.state.session_factory() as session, session.begin():
+        session.add(CarrierPresence(carrier="far", node="other-node", up_until=utcnow() + timedelta(minutes=1)))
+    await carriers.reload()
+    assert carriers.up_elsewhere("far")
+    other = await _send(client, sender, "+14155550101")
+    async with app.state.session_factory() as session, session.begin():
+        await session.execute(delete(Job).where(Job.payload["sid"].as_string() == other))
+        await enqueue(session, "connect.dispatch", {"sid": other})
+    await worker.run_pending(limit=10)
+    async with app.state.session_factory() as session:
+        steered = (await session.execute(select(Job).where(Job.queue.is_not(None)))).scalars().all()
+    # (The first message's retry may be due by now and steered too: only ``other`` is looked at.)
+    assert [(job.kind, job.queue, job.payload) for job in steered if job.payload["sid"] == other] == [
+        ("connect.dispatch", "carrier:far", {"sid": other, "steered_to": "far"})
+    ]
+    assert (await _message(app, other)).status == "queued"

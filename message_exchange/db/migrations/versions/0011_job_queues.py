@@ -1,4 +1,4 @@
-"""Job queues: a job may be kept for the workers serving a named queue; carrier presence per node.
+"""Job queues: a job may be kept for the workers serving a named queue; jobs by kind; carrier presence per node.
 
 Also the point where the four branches of this release (carriers, SMPP, Messaging API v1,
 Webex exchange), written side by side, join again.
@@ -22,6 +22,13 @@ depends_on = None
 
 def upgrade() -> None:
     op.add_column("jobs", sa.Column("queue", sa.String(length=64), nullable=True))
+    op.create_index(
+        "ix_jobs_kind_run_at",
+        "jobs",
+        ["kind", "run_at"],
+        postgresql_where=sa.text("status = 'pending'"),
+        sqlite_where=sa.text("status = 'pending'"),
+    )
     op.create_table(
         "carrier_presence",
         sa.Column("carrier", sa.String(64), nullable=False),
@@ -33,4 +40,5 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_table("carrier_presence")
+    op.drop_index("ix_jobs_kind_run_at", table_name="jobs")
     op.drop_column("jobs", "queue")
