@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import timedelta
 from collections.abc import Awaitable, Callable
+from datetime import timedelta
 
 import httpx
 import pytest
@@ -314,7 +314,7 @@ async def test_steering_needs_the_carrier_up_on_another_node_and_keeps_the_job_k
     await add_route("far", "")
     await carriers.reload()
     # Down everywhere: not steered (a queue nobody serves would only add delay), retried as usual.
-    sid = await _send(client, sender, "+14155550100")
+    await _send(client, sender, "+14155550100")
     worker = Worker(app.state.settings, app.state.session_factory)
     await worker.run_pending(limit=10)
     async with app.state.session_factory() as session:
