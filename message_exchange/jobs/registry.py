@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Callable, Collection, Coroutine, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -39,6 +39,7 @@ from message_exchange.config import Settings
 # Handler modules of the package itself, imported by every worker. Domains add theirs here.
 BUILTIN_HANDLER_MODULES: tuple[str, ...] = (
     "message_exchange.webhooks.handlers",
+    "message_exchange.webhooks.batch",
     "message_exchange.messages.dispatch",
     "message_exchange.carriers.sandbox",
     "message_exchange.inbound.handlers",
@@ -120,6 +121,17 @@ class BatchContext:
     worker_id: str
     settings: Settings
     items: list[BatchItem]
+    # Jobs the handler settled otherwise than by success, recorded with the batch's commit.
+    retries: dict[str, tuple[float, str]] = field(default_factory=dict)
+    failures: dict[str, str] = field(default_factory=dict)
+
+    def retry_later(self, job_id: str, delay_seconds: float, reason: str) -> None:
+        """This job runs again in ``delay_seconds`` (like :class:`RetryLater`; an attempt)."""
+        self.retries[job_id] = (max(0.0, float(delay_seconds)), reason)
+
+    def fail_permanently(self, job_id: str, reason: str) -> None:
+        """This job is dead at once (like :class:`PermanentJobError`)."""
+        self.failures[job_id] = reason
 
 
 # Returns the ids of the jobs it finished (their writes are in ctx.session); see batch_handler.
@@ -135,9 +147,10 @@ def batch_handler(kind: str) -> Callable[[BatchHandler], BatchHandler]:
     for kinds whose jobs are many and small (a dispatch, a receipt), where one transaction per
     job would cost more than the work. The contract:
 
-    - it returns the ids of the jobs it finished, and has written nothing for the others,
-      which then run one at a time through the kind's ordinary :func:`job_handler` (so
-      retries, errors and permanent failures keep their usual semantics);
+    - it returns the ids of the jobs it finished, may mark others with
+      :meth:`BatchContext.retry_later` / :meth:`BatchContext.fail_permanently`, and has
+      written nothing for the rest, which then run one at a time through the kind's
+      ordinary :func:`job_handler`;
     - if it raises, its writes are rolled back and every job of the batch runs one at a time.
 
     The kind must also have an ordinary handler.

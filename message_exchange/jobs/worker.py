@@ -347,10 +347,35 @@ class Worker:
             )
             try:
                 done = set(await handler(context))
+                now = utcnow()
                 fences = [job.fence for job in jobs if job.id in done]
-                if await repository.settle_succeeded(session, fences, now=utcnow()):
+                settled = await repository.settle_succeeded(session, fences, now=now)
+                for job in jobs:
+                    if not settled or job.id in done:
+                        continue
+                    if job.id in context.failures:
+                        error = context.failures[job.id][:MAX_ERROR_CHARS]
+                        settled = await repository.settle(
+                            session, job.fence, outcome=AttemptOutcome.DEAD, now=now, error=error
+                        )
+                    elif job.id in context.retries:
+                        delay, reason = context.retries[job.id]
+                        if job.attempt >= job.max_attempts:
+                            outcome, retry_at = AttemptOutcome.DEAD, None
+                        else:
+                            outcome, retry_at = AttemptOutcome.FAILED, now + timedelta(seconds=delay)
+                        settled = await repository.settle(
+                            session,
+                            job.fence,
+                            outcome=outcome,
+                            now=now,
+                            error=reason[:MAX_ERROR_CHARS],
+                            retry_at=retry_at,
+                        )
+                if settled:
                     await session.commit()
-                    return len(fences), [job for job in jobs if job.id not in done]
+                    handled = done | set(context.failures) | set(context.retries)
+                    return len(fences), [job for job in jobs if job.id not in handled]
                 await session.rollback()
                 log.warning("a lease was lost during a batch; its jobs run one at a time", kind=kind, jobs=len(jobs))
             except Exception:

@@ -91,13 +91,17 @@ def on_failure(purpose: str) -> Callable[[FailureHook], FailureHook]:
     return register
 
 
-async def _run_failure_hook(session: AsyncSession, delivery: WebhookDelivery) -> None:
+async def run_failure_hook(session: AsyncSession, delivery: WebhookDelivery) -> None:
     hook = _FAILURE_HOOKS.get(delivery.purpose)
     if hook is not None:
         await hook(session, delivery)
 
 
-def _json_body(delivery: WebhookDelivery) -> bytes | None:
+def response_hook(purpose: str) -> ResponseHook | None:
+    return _RESPONSE_HOOKS.get(purpose)
+
+
+def json_body(delivery: WebhookDelivery) -> bytes | None:
     if delivery.body_format == BodyFormat.JSON.value:
         return (delivery.body or "").encode("utf-8")
     return None
@@ -148,7 +152,7 @@ async def deliver(ctx: JobContext, payload: dict[str, Any]) -> None:
             delivery.params,
             auth_token=token,
             settings=ctx.settings,
-            json_body=_json_body(delivery),
+            json_body=json_body(delivery),
         )
     except WebhookRefused as exc:
         await _record(ctx, sid, started, None, exc.message, final=DeliveryStatus.FAILED)
@@ -179,7 +183,7 @@ async def deliver(ctx: JobContext, payload: dict[str, Any]) -> None:
         outcome=attempts.status,
     )
     if attempts.status == DeliveryStatus.DELIVERED.value:
-        hook = _RESPONSE_HOOKS.get(delivery.purpose)
+        hook = response_hook(delivery.purpose)
         if hook is not None:
             await hook(ctx.session, delivery, result)
         return
@@ -241,7 +245,7 @@ async def _record(
                 delivery.status = final.value
                 delivery.finished_at = now
                 if final is DeliveryStatus.FAILED:
-                    await _run_failure_hook(session, delivery)
+                    await run_failure_hook(session, delivery)
         await session.flush()
         return _Recorded(number, delivery.status)
 
@@ -256,5 +260,5 @@ async def _settle(ctx: JobContext, sid: str, status_code: int | None, error: str
             delivery.last_status_code = status_code
             delivery.last_error = error
             delivery.updated_at = delivery.finished_at = now
-            await _run_failure_hook(session, delivery)
+            await run_failure_hook(session, delivery)
             await session.flush()

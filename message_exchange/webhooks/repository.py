@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import ColumnElement, and_, func, or_, select
@@ -32,6 +32,27 @@ class WebhookRepository:
         if for_update:
             query = query.with_for_update()
         return (await self.session.execute(query)).scalar_one_or_none()
+
+    async def get_many(self, sids: Collection[str], *, for_update: bool = False) -> dict[str, WebhookDelivery]:
+        """The deliveries of ``sids`` that exist, by sid (one query)."""
+        if not sids:
+            return {}
+        query = select(WebhookDelivery).where(WebhookDelivery.sid.in_(sorted(sids))).order_by(WebhookDelivery.sid)
+        if for_update:
+            query = query.with_for_update()
+        return {delivery.sid: delivery for delivery in (await self.session.execute(query)).scalars()}
+
+    async def pending_in_order(self, resource_sids: Collection[str]) -> list[WebhookDelivery]:
+        """Every pending delivery of those resources, oldest first (the order they must arrive in)."""
+        if not resource_sids:
+            return []
+        d = WebhookDelivery
+        query = (
+            select(d)
+            .where(d.resource_sid.in_(sorted(resource_sids)), d.status == DeliveryStatus.PENDING.value)
+            .order_by(d.created_at, d.sid)
+        )
+        return list((await self.session.execute(query)).scalars())
 
     async def earliest_pending_before(self, delivery: WebhookDelivery) -> WebhookDelivery | None:
         """The oldest still-pending delivery of the same (resource, url) created before ``delivery``."""

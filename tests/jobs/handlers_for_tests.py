@@ -112,6 +112,12 @@ async def batched_many(ctx: BatchContext) -> list[str]:
     for item in ctx.items:
         if item.payload.get("leave"):
             continue
+        if item.payload.get("retry"):
+            ctx.retry_later(item.job_id, float(item.payload["retry"]), "peer busy")
+            continue
+        if item.payload.get("fail"):
+            ctx.fail_permanently(item.job_id, "bad payload")
+            continue
         await ctx.session.execute(
             text(f"INSERT INTO {RUNS_TABLE} (job_id, worker_id, attempt) VALUES (:job_id, :worker_id, :attempt)"),
             {"job_id": item.job_id, "worker_id": ctx.worker_id, "attempt": item.attempt},

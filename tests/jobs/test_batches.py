@@ -130,3 +130,20 @@ async def test_the_worker_loop_claims_batch_kinds_apart_and_in_batches(
 
 async def _all_done(sf: SessionFactory) -> bool:
     return await scalar(sf, "SELECT count(*) FROM jobs WHERE status <> 'succeeded'") == 0
+
+
+async def test_a_batch_may_retry_or_fail_jobs_itself(job_settings: Settings, session_factory: SessionFactory) -> None:
+    ok = await enqueue_committed(session_factory, "test.batched", {})
+    later = await enqueue_committed(session_factory, "test.batched", {"retry": 60})
+    last = await enqueue_committed(session_factory, "test.batched", {"retry": 60}, max_attempts=1)
+    bad = await enqueue_committed(session_factory, "test.batched", {"fail": True})
+    worker = Worker(job_settings, session_factory)
+    assert await worker.run_pending(limit=10) == 4
+    assert len(BATCHES) == 1, "none of them ran one by one"
+    assert await _statuses(session_factory, [ok, later, last, bad]) == ["succeeded", "pending", "dead", "dead"]
+    retried, attempts = await load(session_factory, later)
+    assert retried.last_error == "peer busy" and [a.outcome for a in attempts] == ["failed"]
+    assert (retried.run_at - attempts[0].finished_at).total_seconds() > 55
+    dead, attempts = await load(session_factory, bad)
+    assert dead.last_error == "bad payload" and [a.outcome for a in attempts] == ["dead"]
+    assert await worker.run_pending(limit=10) == 0, "the retry is not due for a minute"

@@ -186,3 +186,46 @@ async def test_malformed_url_fails_without_retrying(app: FastAPI, root: Creds) -
     sid = await enqueue(app, account_sid=root.sid, url="http://exa mple.com:99999/x")
     [delivery] = await run_until_settled(app, [sid])
     assert delivery.status == DeliveryStatus.FAILED and delivery.attempts == 1
+
+
+async def test_a_batch_sends_many_lines_at_once_each_in_order(app: FastAPI, root: Creds, sink: CallbackSink) -> None:
+    """Twenty messages' sending → sent → delivered: one worker run sends all sixty, each line in order."""
+    messages = [f"SM{n:032d}" for n in range(20)]
+    sids = [
+        await enqueue(
+            app,
+            account_sid=root.sid,
+            url=sink.url("/cb"),
+            resource_sid=message,
+            params={"MessageSid": message, "MessageStatus": status},
+        )
+        for message in messages
+        for status in ("sending", "sent", "delivered")
+    ]
+    load_handler_modules(())
+    assert await Worker(app.state.settings, app.state.session_factory).run_pending(limit=100) == 60
+    # One by one, a line's later deliveries would have found their predecessor running and waited.
+    assert {(await load(app, sid))[0].status for sid in sids} == {DeliveryStatus.DELIVERED}
+    for message in messages:
+        line = [r.form["MessageStatus"] for r in sink.requests if r.form["MessageSid"] == message]
+        assert line == ["sending", "sent", "delivered"]
+
+
+async def test_a_failure_in_a_batch_holds_the_rest_of_its_line_only(
+    app: FastAPI, root: Creds, sink: CallbackSink
+) -> None:
+    sink.respond("/flaky", status=503, times=1)
+    flaky = [
+        await enqueue(app, account_sid=root.sid, url=sink.url("/flaky"), params={"MessageStatus": status})
+        for status in ("sending", "sent")
+    ]
+    other = await enqueue(app, account_sid=root.sid, url=sink.url("/fine"), resource_sid="SM" + "9" * 32)
+    load_handler_modules(())
+    await Worker(app.state.settings, app.state.session_factory).run_pending(limit=10)
+    first, attempts = await load(app, flaky[0])
+    assert (first.status, [a.status_code for a in attempts]) == (DeliveryStatus.PENDING, [503])
+    assert (await load(app, flaky[1]))[0].attempts == 0, "it waits behind the failed one"
+    assert (await load(app, other))[0].status == DeliveryStatus.DELIVERED
+    delivered = await run_until_settled(app, flaky)
+    assert [d.status for d in delivered] == [DeliveryStatus.DELIVERED] * 2
+    assert [r.form["MessageStatus"] for r in sink.requests if r.path == "/flaky"] == ["sending", "sending", "sent"]

@@ -1,0 +1,193 @@
+"""``webhook.deliver`` jobs many at a time (the worker's batch path for this kind).
+
+The outcome of each delivery is what :func:`message_exchange.webhooks.handlers.deliver`
+would decide, at a fraction of the cost: one transaction reads the deliveries, the order
+of their lines and their accounts' tokens; the requests go out concurrently (no
+transaction open meanwhile); one transaction records every attempt and new status (and
+runs failure hooks), as the one-by-one path does in its own session, so an attempt is
+recorded whatever becomes of the batch; the batch's own transaction then runs the response
+hooks and completes the jobs.
+
+Order is kept per line — the pending deliveries of one ``(resource_sid, url)``, oldest
+first: a line is sent from its head, one request after another, and only while its
+deliveries are in this batch and answered 2xx. A delivery behind one that is not in the
+batch, or behind one that just failed, is left to the one-by-one path, which waits for its
+predecessor as usual.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+
+from message_exchange.accounts import service as accounts
+from message_exchange.config import Settings
+from message_exchange.core.crypto import SecretBox
+from message_exchange.core.logging import get_logger
+from message_exchange.db.base import utcnow
+from message_exchange.jobs import service as jobs
+from message_exchange.jobs.registry import BatchContext, BatchItem, batch_handler
+from message_exchange.webhooks.client import WebhookResult, send_webhook
+from message_exchange.webhooks.guard import WebhookRefused
+from message_exchange.webhooks.handlers import (
+    MAX_STORED_BODY_CHARS,
+    json_body,
+    response_hook,
+    run_failure_hook,
+)
+from message_exchange.webhooks.models import DeliveryStatus, WebhookAttempt, WebhookDelivery
+from message_exchange.webhooks.repository import WebhookRepository
+from message_exchange.webhooks.service import DELIVER_JOB
+
+log = get_logger("mx.webhooks")
+
+
+@dataclass(slots=True)
+class _Sent:
+    delivery: WebhookDelivery
+    started: datetime
+    result: WebhookResult | None
+    error: str | None
+    refused: bool = False
+    number: int = 0
+    status: str = DeliveryStatus.PENDING.value
+
+
+async def _send_line(deliveries: Sequence[WebhookDelivery], tokens: dict[str, str], settings: Settings) -> list[_Sent]:
+    """Send a line's deliveries in order; stop after the first that is not a 2xx."""
+    sent: list[_Sent] = []
+    for delivery in deliveries:
+        started = utcnow()
+        try:
+            result: WebhookResult | None = await send_webhook(
+                delivery.url,
+                delivery.method,
+                delivery.params,
+                auth_token=tokens[delivery.account_sid],
+                settings=settings,
+                json_body=json_body(delivery),
+            )
+        except WebhookRefused as exc:
+            sent.append(_Sent(delivery, started, None, exc.message, refused=True))
+            break
+        except Exception as exc:  # a bug or an odd transport failure: an attempt like any other
+            log.exception("webhook request raised", delivery_sid=delivery.sid)
+            result = WebhookResult(
+                url=delivery.url, status_code=None, body="", content_type=None, duration_ms=0, error=repr(exc)[:2000]
+            )
+        assert result is not None
+        sent.append(
+            _Sent(delivery, started, result, result.error or (None if result.ok else f"HTTP {result.status_code}"))
+        )
+        if not result.ok:
+            break
+    return sent
+
+
+async def _record_all(engine: AsyncEngine, sent: list[_Sent], items: dict[str, BatchItem], settings: Settings) -> None:
+    """Every attempt and new delivery status, in one transaction of its own."""
+    async with AsyncSession(engine, expire_on_commit=False, autoflush=False) as session, session.begin():
+        repo = WebhookRepository(session)
+        current = await repo.get_many([s.delivery.sid for s in sent], for_update=True)
+        now = utcnow()
+        for s in sent:
+            delivery = current[s.delivery.sid]
+            item = items[delivery.sid]
+            s.number = delivery.attempts + 1
+            result = s.result
+            session.add(
+                WebhookAttempt(
+                    delivery_sid=delivery.sid,
+                    attempt=s.number,
+                    started_at=s.started,
+                    duration_ms=result.duration_ms if result else 0,
+                    status_code=result.status_code if result else None,
+                    error=s.error,
+                    response_body=result.body[:MAX_STORED_BODY_CHARS] if result and result.body else None,
+                )
+            )
+            if result is not None and result.ok:
+                final: DeliveryStatus | None = DeliveryStatus.DELIVERED
+            elif s.refused or (result is not None and not result.retryable):
+                final = DeliveryStatus.FAILED
+            elif item.attempt >= item.max_attempts or s.number >= settings.webhook_max_attempts:
+                final = DeliveryStatus.FAILED  # its last attempt
+            else:
+                final = None
+            if delivery.status == DeliveryStatus.PENDING.value:
+                delivery.attempts = s.number
+                delivery.last_status_code = result.status_code if result else None
+                delivery.last_error = s.error
+                delivery.updated_at = now
+                if final is not None:
+                    delivery.status = final.value
+                    delivery.finished_at = now
+                    if final is DeliveryStatus.FAILED:
+                        await run_failure_hook(session, delivery)
+            s.status = delivery.status
+        await session.flush()
+
+
+@batch_handler(DELIVER_JOB)
+async def deliver_many(ctx: BatchContext) -> list[str]:
+    items: dict[str, BatchItem] = {}
+    for item in ctx.items:
+        sid = str(item.payload.get("delivery_sid", ""))
+        if sid and sid not in items:
+            items[sid] = item  # a second job of one delivery (or none) goes one by one
+    engine = ctx.session.bind
+    assert isinstance(engine, AsyncEngine)
+    async with AsyncSession(engine, expire_on_commit=False, autoflush=False) as session, session.begin():
+        repo = WebhookRepository(session)
+        deliveries = await repo.get_many(items)
+        pending = [d for d in deliveries.values() if d.status == DeliveryStatus.PENDING.value]
+        waiting = await repo.pending_in_order({d.resource_sid for d in pending})
+        box = SecretBox(ctx.settings.fernet_key)
+        tokens = {
+            sid: accounts.auth_token_of(box, await accounts.get_by_sid(session, sid))
+            for sid in {d.account_sid for d in pending}
+        }
+    done = [items[sid].job_id for sid, d in deliveries.items() if d.status != DeliveryStatus.PENDING.value]
+
+    lines: dict[tuple[str, str], list[WebhookDelivery]] = {}
+    for delivery in waiting:
+        lines.setdefault((delivery.resource_sid, delivery.url), []).append(delivery)
+    heads: list[list[WebhookDelivery]] = []
+    for line in lines.values():
+        ours = []
+        for delivery in line:
+            if delivery.sid not in items:
+                break  # an earlier delivery of the line is not in this batch: the rest wait for it
+            ours.append(delivery)
+        if ours:
+            heads.append(ours)
+    sent = [
+        s
+        for line_sent in await asyncio.gather(*(_send_line(h, tokens, ctx.settings) for h in heads))
+        for s in line_sent
+    ]
+    if not sent:
+        return done
+    await _record_all(engine, sent, items, ctx.settings)
+
+    settings = ctx.settings
+    for s in sent:
+        job_id = items[s.delivery.sid].job_id
+        if s.status == DeliveryStatus.DELIVERED.value:
+            hook = response_hook(s.delivery.purpose)
+            if hook is not None and s.result is not None:
+                attached = await WebhookRepository(ctx.session).get(s.delivery.sid)
+                if attached is not None:
+                    await hook(ctx.session, attached, s.result)
+            done.append(job_id)
+        elif s.status == DeliveryStatus.FAILED.value:
+            log.info("webhook delivery failed", delivery_sid=s.delivery.sid, attempt=s.number, error=s.error)
+            ctx.fail_permanently(job_id, f"webhook delivery failed after {s.number} attempt(s): {s.error}")
+        else:
+            delay = jobs.backoff_delay(s.number, settings.job_backoff_base_seconds, settings.job_backoff_max_seconds)
+            ctx.retry_later(job_id, delay, f"attempt {s.number} failed: {s.error}")
+    return done
