@@ -15,8 +15,9 @@ pass it, so a resubmission after a crash never produces a duplicate there.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Literal, Protocol, runtime_checkable
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -32,6 +33,54 @@ class MediaItem:
 
 
 @dataclass(frozen=True, slots=True)
+class SubmitOptions:
+    """How a message asks to be submitted, beyond its text (the Messaging API's ``type`` / ``extras``).
+
+    Stored with the message (``messages.options``, :meth:`to_stored`; NULL when all are
+    default). A connector applies what its transport can express and ignores the rest:
+
+    - ``flash``: display at once, not stored (SMS message class 0);
+    - ``binary``: ``body`` is the payload in hexadecimal, sent as 8-bit data;
+    - ``encoding`` ``"ucs2"``: send UCS-2 even when the text fits GSM-7;
+    - ``dlt_template_id``: the India DLT content template id (TRAI TCCCPR).
+    """
+
+    flash: bool = False
+    binary: bool = False
+    encoding: Literal["ucs2"] | None = None
+    dlt_template_id: str | None = None
+
+    @classmethod
+    def from_stored(cls, stored: Mapping[str, Any] | None) -> SubmitOptions:
+        """The options a message row holds (``None`` or ``{}``: the defaults)."""
+        if not stored:
+            return DEFAULT_OPTIONS
+        dlt = stored.get("dlt_template_id")
+        return cls(
+            flash=stored.get("flash") is True,
+            binary=stored.get("binary") is True,
+            encoding="ucs2" if stored.get("encoding") == "ucs2" else None,
+            dlt_template_id=str(dlt) if dlt not in (None, "") else None,
+        )
+
+    def to_stored(self) -> dict[str, Any] | None:
+        """The JSON a message row keeps: only the options set; ``None`` when none is."""
+        stored: dict[str, Any] = {}
+        if self.flash:
+            stored["flash"] = True
+        if self.binary:
+            stored["binary"] = True
+        if self.encoding is not None:
+            stored["encoding"] = self.encoding
+        if self.dlt_template_id is not None:
+            stored["dlt_template_id"] = self.dlt_template_id
+        return stored or None
+
+
+DEFAULT_OPTIONS = SubmitOptions()
+
+
+@dataclass(frozen=True, slots=True)
 class OutboundMessage:
     sid: str
     account_sid: str
@@ -41,6 +90,7 @@ class OutboundMessage:
     body: str
     media: tuple[MediaItem, ...] = field(default=())
     num_segments: int = 1
+    options: SubmitOptions = DEFAULT_OPTIONS
 
 
 @dataclass(frozen=True, slots=True)

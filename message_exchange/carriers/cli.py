@@ -81,6 +81,9 @@ Seconds = Annotated[float | None, typer.Option()]
 TlvOption = Annotated[
     list[str] | None, typer.Option("--tlv", help="Custom TLV on every submit_sm, TAG=HEX (repeatable).")
 ]
+DltTlv = Annotated[
+    str | None, typer.Option(help="TLV tag for a message's DLT template id (default 0x1401); 0 = never.")
+]
 AsJson = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 
 
@@ -90,6 +93,10 @@ def _given(values: dict[str, Any], tlv: list[str] | None, tps: str | None, tps_g
         out["custom_tlvs"] = _tlvs(tlv)
     if tps_given:
         out["tps"] = _tps(tps)
+    if isinstance(out.get("dlt_template_tlv"), str):
+        from message_exchange.carriers.service import parse_tlv_tag
+
+        out["dlt_template_tlv"] = parse_tlv_tag(out["dlt_template_tlv"].strip(), param="--dlt-template-tlv")
     return out
 
 
@@ -122,6 +129,7 @@ def add(
     bind_lease_seconds: Seconds = None,
     mo_reassembly_seconds: Seconds = None,
     tlv: TlvOption = None,
+    dlt_template_tlv: DltTlv = None,
     disabled: Annotated[bool, typer.Option("--disabled", help="Store it without connecting yet.")] = False,
     as_json: AsJson = False,
 ) -> None:
@@ -170,6 +178,7 @@ def update(
     bind_lease_seconds: Seconds = None,
     mo_reassembly_seconds: Seconds = None,
     tlv: TlvOption = None,
+    dlt_template_tlv: DltTlv = None,
     enabled: Annotated[bool | None, typer.Option("--enable/--disable", help="Connect to it, or not.")] = None,
     as_json: AsJson = False,
 ) -> None:

@@ -56,6 +56,7 @@ class CarrierConnection(Base):
     reconnect_min_seconds: Mapped[float] = mapped_column(Float)
     reconnect_max_seconds: Mapped[float] = mapped_column(Float)
     custom_tlvs: Mapped[dict[str, Any]] = mapped_column(JSON)
+    dlt_template_tlv: Mapped[int] = mapped_column(Integer)  # 0 = no DLT template id TLV
     bind_lease_seconds: Mapped[float] = mapped_column(Float)
     mo_reassembly_seconds: Mapped[float] = mapped_column(Float)
     date_created: Mapped[datetime]

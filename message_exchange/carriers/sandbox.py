@@ -18,6 +18,9 @@ A message to a number the platform owns is delivered (receipt) and, after the sa
 arrives as an inbound message through the inbound router (carrier ``sandbox``, provider id
 = the submit's carrier message id, so a resubmission is deduplicated there).
 
+A message's submission options (flash, binary, UCS-2, DLT template id) are ignored: the
+sandbox has no handset to show them on (a binary body stays its hex text).
+
 The submission and its receipt job commit in the dispatch transaction, so a crash can
 neither lose the receipt nor deliver twice.
 """

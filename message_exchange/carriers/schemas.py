@@ -63,6 +63,12 @@ class _ConnectionParams(BaseModel):
         max_length=8192,
         description='JSON object tag → hex value, e.g. {"0x1400": "31323334"}; {} clears.',
     )
+    dlt_template_tlv: int | str | None = Field(
+        default=None,
+        alias="DltTemplateTlv",
+        max_length=16,
+        description="TLV tag carrying a message's DLT template id (default 0x1401); 0 = never.",
+    )
 
     _tps = field_validator("tps", mode="before")(_empty_is_none)
 
@@ -74,6 +80,10 @@ class _ConnectionParams(BaseModel):
                 del given[field]  # an explicit empty value of a required-typed setting: keep as is
         if "custom_tlvs" in given:
             given["custom_tlvs"] = service.parse_tlvs(given["custom_tlvs"])
+        if "dlt_template_tlv" in given:
+            tag = given["dlt_template_tlv"]
+            if isinstance(tag, str):
+                given["dlt_template_tlv"] = service.parse_tlv_tag(tag.strip(), param="DltTemplateTlv")
         return given
 
 
@@ -127,6 +137,7 @@ def connection_resource(row: CarrierConnection) -> dict[str, Any]:
         "reconnect_min_seconds": row.reconnect_min_seconds,
         "reconnect_max_seconds": row.reconnect_max_seconds,
         "custom_tlvs": {f"0x{int(tag):04X}": value for tag, value in row.custom_tlvs.items()},
+        "dlt_template_tlv": f"0x{row.dlt_template_tlv:04X}" if row.dlt_template_tlv else None,
         "bind_lease_seconds": row.bind_lease_seconds,
         "mo_reassembly_seconds": row.mo_reassembly_seconds,
         "date_created": rfc2822(row.date_created),

@@ -179,6 +179,10 @@ def _check(values: dict[str, Any], name_of: ParamName) -> None:
     in_range("reconnect_max_seconds", values["reconnect_min_seconds"], 3600, whole=False)
     in_range("bind_lease_seconds", 1, 3600, whole=False)
     in_range("mo_reassembly_seconds", 1, 86400, whole=False)
+    _check_tlvs(values, bad)
+
+
+def _check_tlvs(values: dict[str, Any], bad: Callable[[str, str], BadRequest]) -> None:
     tlvs = values["custom_tlvs"]
     if not isinstance(tlvs, dict):
         raise bad("custom_tlvs", "must map TLV tags to values")
@@ -189,6 +193,11 @@ def _check(values: dict[str, Any], name_of: ParamName) -> None:
             raise bad("custom_tlvs", f"must not set 0x{tag:04X} ({RESERVED_TLVS[tag]}): the connector sets it")
         if not isinstance(value, bytes) or len(value) > MAX_TLV_VALUE:
             raise bad("custom_tlvs", f"values are at most {MAX_TLV_VALUE} bytes (tag 0x{tag:04X})")
+    dlt = values["dlt_template_tlv"]
+    if not _is_int(dlt) or not 0 <= dlt <= 0xFFFF:
+        raise bad("dlt_template_tlv", f"must be a TLV tag from 0x0001 to 0xFFFF, or 0 for none; got {dlt!r}")
+    if dlt in RESERVED_TLVS:
+        raise bad("dlt_template_tlv", f"must not be 0x{dlt:04X} ({RESERVED_TLVS[dlt]}): the connector sets it")
 
 
 def _check_name(name: Any, name_of: ParamName) -> str:

@@ -6,7 +6,9 @@ Each destination msisdn becomes an ordinary message (``created_via`` ``connect``
 ``queued``) with a ``message.dispatch`` job — or a ``connect.dispatch`` job, which drops it
 as expired first, when the request has an ``expiry`` — and a ``connect_transactions`` row
 linking its ``transid`` to the message and the request's correlationid / callbackData /
-notifyurl. One bad entry rejects the whole request before anything is written.
+notifyurl. One bad entry rejects the whole request before anything is written. The request's
+``type`` (2 flash, 3 binary, 4 unicode) and ``extras.dlt_templateid`` become each message's
+``options`` (:func:`submit_options`), which dispatch hands the carrier.
 
 Contact policy runs at acceptance: a destination that sent STOP to the sender (the inbound
 opt-out table, always), without opt-in when ``channelCheckConsent`` is set, or over the
@@ -28,6 +30,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from message_exchange.carriers.base import SubmitOptions
 from message_exchange.connect import codes
 from message_exchange.connect.codes import ConnectError, missing
 from message_exchange.connect.models import ConnectService
@@ -142,6 +145,17 @@ def _segments(text: str, sms_type: str, cache: dict[str, int]) -> int:
     return count
 
 
+def submit_options(request: Request) -> dict[str, Any] | None:
+    """What the carrier must be told beyond the text (``messages.options``): type 2/3/4, DLT id."""
+    dlt = request.extras.get("dlt_templateid")
+    return SubmitOptions(
+        flash=request.sms_type == "2",
+        binary=request.sms_type == "3",
+        encoding="ucs2" if request.sms_type == "4" else None,
+        dlt_template_id=str(dlt) if dlt not in (None, "") else None,
+    ).to_stored()
+
+
 async def accept(
     session: AsyncSession, service: ConnectService, request: Request, *, base_url: str, batch_id: str | None = None
 ) -> list[Accepted]:
@@ -162,6 +176,7 @@ async def accept(
     # measurable share of a 1,000-destination request.
     entropy = os.urandom(32 * len(request.destinations))
     created_via = CREATED_VIA_NOTIFY if request.notify_url else CREATED_VIA
+    options = submit_options(request)
     for index, dest in enumerate(request.destinations):
         transid = str(uuid.UUID(bytes=entropy[32 * index : 32 * index + 16], version=4))
         sid = SID_PREFIX + entropy[32 * index + 16 : 32 * index + 32].hex()
@@ -186,7 +201,7 @@ async def accept(
                         "created_at": now,
                     }
                 )
-        if len(text) > MAX_TEXT:
+        if len(text) > MAX_TEXT and request.sms_type != "3":  # a binary body's limit is checked as hex
             raise ConnectError(
                 codes.TOO_LONG, f"Message too long: {len(text)} characters for {dest.msisdn}", param="text"
             )
@@ -217,6 +232,7 @@ async def accept(
                 "date_created": now,
                 "date_updated": now,
                 "date_sent": None,
+                "options": options,
             }
         )
         transactions.append(
@@ -264,6 +280,8 @@ async def accept(
 
 def preflight(request: Request) -> None:
     """Raise what accepting ``request`` would (missing parameters, too long) without writing."""
+    if request.sms_type == "3":
+        return  # one hex body for all, checked when parsed
     renderer = _Renderer(request, "")
     for dest in request.destinations:
         if len(renderer.substitute(dest.parameters)) > MAX_TEXT:

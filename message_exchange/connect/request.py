@@ -27,6 +27,7 @@ from message_exchange.messages.addresses import parse_e164
 
 MAX_DESTINATIONS = 1000
 MAX_TEXT = 1024
+MAX_BINARY_OCTETS = 1120  # a type 3 body: 2,240 hex digits, nine parts of 134 octets
 MAX_CORRELATION_BYTES = 50
 SMS_TYPES = {"1": "text", "2": "flash", "3": "binary", "4": "unicode"}
 # Channels of the platform this product does not carry: a clear 7004, never silence.
@@ -210,7 +211,7 @@ async def _sms_text(
     repo: ConnectRepository, service: ConnectService, sms: Mapping[str, Any], sms_type: str, template_id: str | None
 ) -> str:
     if sms_type == "3":
-        hex_body = _text(sms.get("body"), "body", limit=2 * 140 * 8)
+        hex_body = _text(sms.get("body"), "body", limit=2 * MAX_BINARY_OCTETS)
         if not hex_body:
             raise missing("body", " for channel sms")
         if not _HEX.match(hex_body):

@@ -19,11 +19,15 @@ the table (:func:`~message_exchange.carriers.service.routes_for`). Each is offer
   unavailable, so failover proceeds), and a queue nobody serves is taken by any worker
   after ``MX_JOB_QUEUE_ORPHAN_SECONDS``.
 
-Batches. Workers give dispatch jobs to :func:`dispatch_batch` many at a time, in one
-transaction: one query loads and locks their messages; those that fail before any carrier
-(media on sms, no route) and those whose first route is the sandbox are settled there, the
-sandbox taking them all in one call; the rest (a network carrier first, steered jobs) are
-left to :func:`dispatch`, one job at a time, exactly as above.
+Batches. Workers give dispatch jobs to :func:`dispatch_batch` many at a time: one query
+loads and locks their messages and routes are resolved. If some go to a network carrier
+first, that read-only transaction ends, all their submits run at once (each failing over
+along its routes as above; reaching the sandbox defers it to the next step), and the
+messages are locked again. Then, in one transaction committed with the jobs' completion:
+refusals (media on sms, no route), the network carriers' answers (sent, rejected, steered),
+and the sandbox's messages, which it takes in one call. Steered jobs, a second job of the
+same message, and messages no carrier could take now (retries, then 30008) go to
+:func:`dispatch`, one job at a time.
 
 Crash safety. A message's submission is recorded (``sent`` + carrier id) in this job's
 transaction, which commits together with the job's completion; a message that is not
@@ -41,6 +45,7 @@ keeps its own record of acknowledged parts to shrink that window further.
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 from typing import Any
 
@@ -53,6 +58,7 @@ from message_exchange.carriers.base import (
     CarrierUnavailable,
     MediaItem,
     OutboundMessage,
+    SubmitOptions,
     SubmitResult,
 )
 from message_exchange.carriers.registry import carrier_queue
@@ -90,6 +96,7 @@ def _outbound(message: Message) -> OutboundMessage:
         body=message.body,
         media=tuple(MediaItem(item["url"], item.get("content_type")) for item in message.media),
         num_segments=message.num_segments,
+        options=SubmitOptions.from_stored(message.options),
     )
 
 
@@ -129,21 +136,29 @@ async def _routes(session: AsyncSession, message: Message) -> list[str]:
     return await routes_for(session, message.channel, message.to_address)
 
 
+@dataclass(frozen=True, slots=True)
+class ToSandbox:
+    """The next route is the sandbox, which writes into a transaction: the caller offers it there."""
+
+
 async def _offer(
-    session: AsyncSession,
+    session: AsyncSession | None,
     settings: Settings,
     carriers: list[str],
     outbound: OutboundMessage,
     unavailable: list[str],
     *,
     may_steer: bool,
-) -> tuple[str, SubmitResult | CarrierRejected | Steer] | None:
+) -> tuple[str, SubmitResult | CarrierRejected | Steer | ToSandbox] | None:
     """Offer ``outbound`` to ``carriers`` in order: who took, refused or is steered to, or None
-    (reasons in ``unavailable``)."""
+    (reasons in ``unavailable``). Without a session (network submits of a batch, running
+    concurrently) reaching the sandbox returns :class:`ToSandbox` instead of offering it."""
     live = carrier_registry.current()
     for name in carriers:
         carrier: Carrier | None
         if name == SANDBOX:
+            if session is None:
+                return name, ToSandbox()
             # Writes its receipt into this transaction: exactly once, with the status change.
             carrier = SandboxCarrier(session, settings)
         else:
@@ -155,7 +170,7 @@ async def _offer(
             if may_steer and not carrier.is_up() and live is not None and live.up_elsewhere(name):
                 CARRIER_DISPATCHES.labels(name, "steered").inc()
                 return name, Steer()
-            if session.in_transaction():
+            if session is not None and session.in_transaction():
                 # Read-only so far: release SQLite's write lock before waiting on the network.
                 await session.rollback()
         try:
@@ -227,7 +242,7 @@ async def dispatch(ctx: JobContext, payload: dict[str, Any]) -> None:
             return
         if isinstance(outcome, CarrierRejected):
             await _finish(session, sid, SENDING, _rejected(outcome))
-        else:
+        elif isinstance(outcome, SubmitResult):
             await _record_sent(session, sid, name, outcome)
         return
     summary = "; ".join(unavailable)
@@ -252,9 +267,12 @@ async def dispatch_batch(ctx: BatchContext) -> list[str]:
         sid = item.payload.get("sid")
         if isinstance(sid, str) and STEERED_TO not in item.payload and sid not in jobs:
             jobs[sid] = item.job_id
-    messages = await MessageRepository(session).get_many(jobs, for_update=True)
+    repo = MessageRepository(session)
+    messages = await repo.get_many(jobs, for_update=True)
     done: list[str] = []
-    to_sandbox: list[Message] = []
+    refused: dict[str, StatusEvent] = {}
+    to_sandbox: list[str] = []
+    to_network: dict[str, tuple[OutboundMessage, list[str]]] = {}
     for sid, job_id in jobs.items():
         message = messages.get(sid)
         if message is None:
@@ -266,20 +284,69 @@ async def dispatch_batch(ctx: BatchContext) -> list[str]:
         carriers = await _routes(session, message) if refusal is None else []
         refusal = refusal or _refusal(message, carriers)
         if refusal is not None:
-            await record_status(session, message, SENDING)
-            await record_status(session, message, refusal)
-            done.append(job_id)
+            refused[sid] = refusal
         elif carriers[0] == SANDBOX:
-            to_sandbox.append(message)
-    outcomes = await SandboxCarrier(session, ctx.settings).submit_many([_outbound(m) for m in to_sandbox])
-    for message, outcome in zip(to_sandbox, outcomes, strict=True):
+            to_sandbox.append(sid)
+        else:
+            to_network[sid] = (_outbound(message), carriers)
+
+    offered: dict[str, tuple[str, SubmitResult | CarrierRejected | Steer | ToSandbox]] = {}
+    if to_network:
+        # Read-only so far: end the transaction (SQLite's write lock, PostgreSQL's row locks)
+        # while every network submit of the batch runs at once, then lock the messages again.
+        await session.rollback()
+        answers = await asyncio.gather(
+            *(
+                _offer(None, ctx.settings, carriers, outbound, [], may_steer=True)
+                for outbound, carriers in to_network.values()
+            )
+        )
+        for sid, answer in zip(to_network, answers, strict=True):
+            if answer is not None:  # every carrier unavailable: one by one, with retries and 30008
+                offered[sid] = answer
+        messages = await repo.get_many(jobs, for_update=True)
+        to_sandbox += [sid for sid, (_, outcome) in offered.items() if isinstance(outcome, ToSandbox)]
+
+    for sid, refusal in refused.items():
+        await record_status(session, messages[sid], SENDING)
+        await record_status(session, messages[sid], refusal)
+        done.append(jobs[sid])
+    for sid, (name, outcome) in offered.items():
+        message = messages.get(sid)
+        if not isinstance(outcome, ToSandbox) and message is not None:
+            await _record_offer(session, ctx.kind, message, name, outcome)
+            done.append(jobs[sid])
+    queued = [messages[sid] for sid in to_sandbox if sid in messages]
+    await _submit_to_sandbox(session, ctx.settings, [m for m in queued if m.status == MessageStatus.QUEUED])
+    done += [jobs[message.sid] for message in queued]
+    return done
+
+
+async def _record_offer(
+    session: AsyncSession, kind: str, message: Message, name: str, outcome: SubmitResult | CarrierRejected | Steer
+) -> None:
+    """What a network carrier of a batch said, recorded in the batch's second transaction."""
+    if message.status != MessageStatus.QUEUED:
+        log.warning("message settled elsewhere while the batch submitted it", sid=message.sid, carrier=name)
+    elif isinstance(outcome, Steer):
+        await enqueue(session, kind, {"sid": message.sid, STEERED_TO: name}, queue=carrier_queue(name))
+    elif isinstance(outcome, CarrierRejected):
         await record_status(session, message, SENDING)
-        if isinstance(outcome, CarrierRejected):
+        await record_status(session, message, _rejected(outcome))
+    else:
+        await record_status(session, message, SENDING)
+        sent = StatusEvent(MessageStatus.SENT, carrier=name, carrier_message_id=outcome.carrier_message_id)
+        await record_status(session, message, sent)
+
+
+async def _submit_to_sandbox(session: AsyncSession, settings: Settings, messages: list[Message]) -> None:
+    outcomes = await SandboxCarrier(session, settings).submit_many([_outbound(m) for m in messages])
+    for message, result in zip(messages, outcomes, strict=True):
+        await record_status(session, message, SENDING)
+        if isinstance(result, CarrierRejected):
             CARRIER_DISPATCHES.labels(SANDBOX, "rejected").inc()
-            await record_status(session, message, _rejected(outcome))
+            await record_status(session, message, _rejected(result))
         else:
             CARRIER_DISPATCHES.labels(SANDBOX, "accepted").inc()
-            accepted = StatusEvent(MessageStatus.SENT, carrier=SANDBOX, carrier_message_id=outcome.carrier_message_id)
+            accepted = StatusEvent(MessageStatus.SENT, carrier=SANDBOX, carrier_message_id=result.carrier_message_id)
             await record_status(session, message, accepted)
-        done.append(jobs[message.sid])
-    return done

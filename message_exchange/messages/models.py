@@ -45,6 +45,9 @@ class Message(Base):
     date_created: Mapped[datetime]
     date_updated: Mapped[datetime]
     date_sent: Mapped[datetime | None]
+    # How to submit it beyond its text (carriers.base.SubmitOptions.to_stored): the Messaging
+    # API's flash / binary / unicode types and DLT template id; NULL for every other send path.
+    options: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True))
 
 
 class MessageView(Protocol):

@@ -14,6 +14,11 @@ most free window. The concatenation reference comes from the message sid, so a r
 the parts still missing joins the parts already delivered on the handset. Parts already
 recorded ``sent`` for this carrier are skipped (:mod:`.store`).
 
+The message's :class:`~message_exchange.carriers.base.SubmitOptions`: ``binary`` sends the
+hex-decoded octets with data_coding 0x04 (140 octets alone, 134 a part after the UDH);
+``encoding`` ``ucs2`` forces UCS-2; ``flash`` adds message class 0 (0x10 GSM-7, 0x18 UCS-2,
+0x14 binary); ``dlt_template_id`` goes in the carrier's ``dlt_template_tlv`` on every part.
+
 Outcomes per part (:mod:`.errors`): ESME_RTHROTTLED / ESME_RMSGQFUL pause the whole
 carrier (50 ms doubling up to 5 s) and the part is retried ahead of everything else;
 a permanent command_status raises :class:`CarrierRejected` with the mapped code; not bound,
@@ -37,6 +42,7 @@ from message_exchange.carriers.base import (
     CarrierUnavailable,
     ManagedCarrier,
     OutboundMessage,
+    SubmitOptions,
     SubmitResult,
 )
 from message_exchange.carriers.smpp import metrics
@@ -70,6 +76,8 @@ TLV_SAR_MSG_REF_NUM = 0x020C
 TLV_SAR_TOTAL_SEGMENTS = 0x020E
 TLV_SAR_SEGMENT_SEQNUM = 0x020F
 TLV_MESSAGE_PAYLOAD = 0x0424
+DATA_CODING_BINARY = 0x04  # 8-bit data
+DATA_CODING_CLASS_0 = 0x10  # GSM 03.38 general group, message class 0 ("flash"): 0x10 | alphabet
 
 
 def choose_coding(text: str, policy: str) -> DataCoding | None:
@@ -90,22 +98,43 @@ def concat_ref(message_sid: str, method: ConcatMethod) -> int:
 
 def split_message(config: SmppConfig, message: OutboundMessage) -> tuple[PduPart, ...]:
     method = _METHODS[config.long_message]
+    options = message.options
+    ref = concat_ref(message.sid, method)
     try:
-        return split_for_smpp(
-            message.body,
-            ref=concat_ref(message.sid, method),
-            method=method,
-            data_coding=choose_coding(message.body, config.data_coding),
-        )
+        if options.binary:
+            try:
+                octets = bytes.fromhex(message.body)
+            except ValueError as exc:
+                raise CarrierRejected("binary body is not hexadecimal", code=30008) from exc
+            # Latin-1 maps each octet to one character and back, so the octets split as Latin-1
+            # text are the binary parts byte for byte: 140 alone, 134 a part after an 8-bit
+            # reference UDH (133 after a 16-bit one). data_coding becomes 0x04 in submit_fields.
+            return split_for_smpp(octets.decode("latin-1"), ref=ref, method=method, data_coding=DataCoding.LATIN1)
+        policy = "ucs2" if options.encoding == "ucs2" else config.data_coding
+        if options.flash and policy == "latin1":
+            policy = "gsm7"  # Latin-1 (0x03) has no message-class form
+        return split_for_smpp(message.body, ref=ref, method=method, data_coding=choose_coding(message.body, policy))
     except EncodingError as exc:
         raise CarrierRejected(f"body cannot be sent over SMPP: {exc}", code=30008) from exc
+
+
+def data_coding_of(part: PduPart, options: SubmitOptions) -> int:
+    """The submit_sm data_coding: the part's alphabet (0x04 when binary), with class 0 when flash."""
+    coding = DATA_CODING_BINARY if options.binary else int(part.data_coding)
+    if options.flash and coding in (DataCoding.SMSC_DEFAULT, DATA_CODING_BINARY, DataCoding.UCS2):
+        return DATA_CODING_CLASS_0 | coding
+    return coding
 
 
 def submit_fields(config: SmppConfig, message: OutboundMessage, part: PduPart) -> dict[str, object]:
     """The submit_sm fields of one part."""
     source = message.from_address
     alphanumeric = not source.lstrip("+").isdigit()
-    tlvs = [smpp34.Tlv(tag, value) for tag, value in config.custom_tlvs.items()]
+    values = dict(config.custom_tlvs)
+    dlt = message.options.dlt_template_id
+    if dlt is not None and config.dlt_template_tlv:
+        values[config.dlt_template_tlv] = dlt.encode()  # the message's own id wins over a fixed custom one
+    tlvs = [smpp34.Tlv(tag, value) for tag, value in values.items()]
     short_message = part.short_message
     if config.long_message == "payload":
         tlvs.append(smpp34.Tlv(TLV_MESSAGE_PAYLOAD, part.data))
@@ -126,7 +155,7 @@ def submit_fields(config: SmppConfig, message: OutboundMessage, part: PduPart) -
         "dest_addr_ton": config.dest_ton,
         "dest_addr_npi": config.dest_npi,
         "esm_class": 0x40 if part.udhi else 0,
-        "data_coding": int(part.data_coding),
+        "data_coding": data_coding_of(part, message.options),
         "registered_delivery": 1 if config.registered_delivery else 0,
         "tlvs": tlvs,
     }

@@ -46,6 +46,9 @@ class SmppConfig:
     reconnect_max_seconds: float = 60.0
     # Optional TLVs added to every submit_sm: tag → value bytes (e.g. India DLT entity/template ids).
     custom_tlvs: dict[int, bytes] = field(default_factory=dict)
+    # The TLV tag that carries a message's DLT template id (India, TRAI TCCCPR), its ASCII text
+    # as the value; 0x1401 is the common Indian convention (0x1400 the entity id). 0 = never sent.
+    dlt_template_tlv: int = 0x1401
     # How long a node's claim on a bind slot lasts without renewal: a dead node's slots are
     # taken over after this (renewed every third of it while the node lives).
     bind_lease_seconds: float = 30.0

@@ -82,6 +82,12 @@ function tlvsOf(pdu) {
 			out[name] = Buffer.isBuffer(pdu[name]) ? {hex: hex(pdu[name])} : pdu[name];
 		}
 	}
+	// TLVs the library does not name (vendor tags such as DLT ids) are kept under their number.
+	for (const key of Object.keys(pdu)) {
+		if (/^\d+$/.test(key)) {
+			out['0x' + Number(key).toString(16).toUpperCase().padStart(4, '0')] = {hex: hex(pdu[key])};
+		}
+	}
 	return out;
 }
 
