@@ -61,6 +61,14 @@ def server(tmp_path_factory: pytest.TempPathFactory, webex_api: str) -> Iterator
     data_dir = tmp_path_factory.mktemp("fuzz")
     env = {**os.environ, "MX_DATA_DIR": str(data_dir), "MX_LOG_LEVEL": "WARNING", "PYTHONPATH": str(ROOT)}
     env["MX_WEBEX_API_BASE_URL"] = webex_api
+    # Microsoft (Teams exchange): a loopback port nothing listens on, so no call leaves the machine
+    # (Graph / Bot Framework unreachable → 452 / 401 answers, never a real Microsoft URL).
+    microsoft = f"http://127.0.0.1:{free_port()}"
+    env["MX_MSTEAMS_OPENID_METADATA_URL"] = f"{microsoft}/v1/.well-known/openidconfiguration"
+    env["MX_MSTEAMS_LOGIN_AUTHORITY"] = microsoft
+    env["MX_MSTEAMS_GRAPH_BASE_URL"] = microsoft
+    env["MX_MSTEAMS_DEFAULT_SERVICE_URL"] = f"{microsoft}/"
+    env["MX_MSTEAMS_ALLOWED_SERVICE_HOSTS"] = "127.0.0.1"
     env.pop("MX_DATABASE_URL", None)
     env.pop("MX_SECRET_KEY", None)
     created = subprocess.run(

@@ -33,7 +33,7 @@ from message_exchange.exchange.channels import register_channel
 from message_exchange.exchange.models import Conversation, ExchangeMessage
 from message_exchange.exchange.repository import ExchangeRepository
 from message_exchange.jobs.registry import JobContext, RetryLater, job_handler
-from message_exchange.jobs.service import enqueue
+from message_exchange.jobs.service import enqueue, enqueue_many
 from message_exchange.messages.models import Message
 from message_exchange.messages.repository import MessageRepository
 from message_exchange.msteams.auth import service_host_allowed
@@ -117,7 +117,7 @@ def text_activity(text: str) -> dict[str, Any]:
 
 
 async def connector_token(ms: MicrosoftClient, bot: BotDetails, box: SecretBox) -> str:
-    return await ms.connector_token(bot.application_id, box.decrypt(bot.client_secret_encrypted))
+    return await ms.connector_token(bot.application_id, box.decrypt(bot.client_secret_encrypted), bot.tenant_id)
 
 
 async def user_conversation(
@@ -280,22 +280,39 @@ async def post_inbound(ctx: JobContext, payload: dict[str, Any]) -> None:
     conversation.date_updated = now
 
 
+NOTICE_USER_JOB = "msteams.notice_user"
+
+
 @job_handler(NOTICE_JOB)
 async def notify_users(ctx: JobContext, payload: dict[str, Any]) -> None:
-    """Tell every mapped user of a business customer (who has a chat with the bot) about a status change."""
+    """A business customer's status changed: one notice job per mapped user (the given mappings, or the live ones)."""
+    given = payload.get("mappings")
+    if isinstance(given, list):
+        sids = [str(sid) for sid in given]
+    else:
+        sids = [mapping.sid for mapping in await TeamsRepository(ctx.session).live_mappings(payload["enterprise"])]
+    if sids:
+        await enqueue_many(
+            ctx.session,
+            NOTICE_USER_JOB,
+            [{"enterprise": payload["enterprise"], "mapping": sid, "text": payload["text"]} for sid in sids],
+        )
+
+
+@job_handler(NOTICE_USER_JOB)
+async def notify_user(ctx: JobContext, payload: dict[str, Any]) -> None:
+    """Tell one mapped user (who has a chat with the bot) about their business customer's status change."""
     session = ctx.session
     repo = TeamsRepository(session)
+    mapping = await repo.mapping(payload["mapping"])
     bot = await repo.bot_of(payload["enterprise"])
-    if bot is None:
-        return
-    for mapping in await repo.live_mappings(payload["enterprise"]):
-        if not mapping.teams_conversation_id:
-            continue
-        try:
-            await post_to_user(session, ctx.settings, bot, mapping, text_activity(str(payload["text"])))
-        except TeamsThrottled as exc:
-            raise RetryLater(exc.retry_after, "bot connector throttled") from None
-        except (TeamsApiError, ConnectorRefused) as exc:
-            if isinstance(exc, TeamsApiError) and exc.retryable and not ctx.is_last_attempt:
-                raise
-            log.warning("status notice not posted", mapping_sid=mapping.sid, error=str(exc))
+    if mapping is None or bot is None or not mapping.teams_conversation_id:
+        return  # a user who never chatted with the bot learns it on their first message
+    try:
+        await post_to_user(session, ctx.settings, bot, mapping, text_activity(str(payload["text"])))
+    except TeamsThrottled as exc:
+        raise RetryLater(exc.retry_after, "bot connector throttled") from None
+    except (TeamsApiError, ConnectorRefused) as exc:
+        if isinstance(exc, TeamsApiError) and exc.retryable and not ctx.is_last_attempt:
+            raise
+        log.warning("status notice not posted", mapping_sid=mapping.sid, error=str(exc))

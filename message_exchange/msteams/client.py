@@ -10,8 +10,8 @@
 
 Tokens come from the configured authority by client credentials
 (``POST {authority}/{tenant}/oauth2/v2.0/token``; the Bot Connector's tenant is
-``botframework.com``, Graph's the customer's) and are cached per (URL, app, scope) until a
-minute before they expire.
+``botframework.com`` — or the bot's own for a single-tenant bot —, Graph's the customer's) and
+are cached per (URL, app, scope) until a minute before they expire.
 
 429 and 5xx answers are retried here a few times with a short backoff (a 429 after its
 ``Retry-After`` while that stays short); after that the error is raised as retryable so a
@@ -21,8 +21,9 @@ job retries later with the job queue's exponential backoff. Failures become
 
 ::
 
-    TeamsApiError        status = Microsoft's HTTP status (None: network error / timeout)
-     └── TeamsThrottled  429 with a long Retry-After (``retry_after`` seconds)
+    TeamsApiError          status = Microsoft's HTTP status (None: network error / timeout)
+     ├── TeamsThrottled    429 with a long Retry-After (``retry_after`` seconds)
+     └── TeamsFileTooLarge an attachment over MAX_DOWNLOAD bytes (not read further)
 """
 
 from __future__ import annotations
@@ -46,7 +47,10 @@ MAX_RETRY_AFTER = 3600.0
 REFRESH_MARGIN = 60.0
 MAX_DOWNLOAD = 5 * 1024 * 1024
 
+APP_NOT_IN_TENANT = "AADSTS700016"
+
 _TOKENS: dict[tuple[str, str, str, str], tuple[str, float]] = {}
+_CONNECTOR_TENANTS: dict[str, str] = {}  # app id → the tenant its Bot Connector tokens come from
 
 
 class TeamsApiError(UpstreamError):
@@ -54,6 +58,11 @@ class TeamsApiError(UpstreamError):
         super().__init__(message)
         self.status = status
         self.retryable = retryable
+
+
+class TeamsFileTooLarge(TeamsApiError):
+    def __init__(self, url: str) -> None:
+        super().__init__(f"GET {url}: file larger than {MAX_DOWNLOAD} bytes", status=None, retryable=False)
 
 
 class TeamsThrottled(TeamsApiError):
@@ -87,6 +96,7 @@ def _detail(response: httpx.Response) -> str:
 def forget_tokens() -> None:
     """Drop every cached token (tests; a rotated client secret is picked up by its own key anyway)."""
     _TOKENS.clear()
+    _CONNECTOR_TENANTS.clear()
 
 
 class MicrosoftClient:
@@ -181,8 +191,24 @@ class MicrosoftClient:
         _TOKENS[key] = (token, time.monotonic() + lifetime)
         return token
 
-    async def connector_token(self, client_id: str, secret: str) -> str:
-        return await self.token(self.settings.msteams_bot_token_tenant, client_id, secret, BOT_SCOPE)
+    async def connector_token(self, client_id: str, secret: str, home_tenant: str | None = None) -> str:
+        """A Bot Connector token for the app ``client_id``.
+
+        A multi-tenant bot gets it from the ``botframework.com`` tenant
+        (``MX_MSTEAMS_BOT_TOKEN_TENANT``). A single-tenant bot (every Azure bot created since
+        Microsoft retired new multi-tenant ones) is unknown there — AADSTS700016, "application
+        not found in the directory" — and gets it from its own tenant instead; which tenant
+        worked is remembered per app.
+        """
+        tenant = _CONNECTOR_TENANTS.get(client_id, self.settings.msteams_bot_token_tenant)
+        try:
+            return await self.token(tenant, client_id, secret, BOT_SCOPE)
+        except TeamsApiError as exc:
+            if not home_tenant or tenant == home_tenant or APP_NOT_IN_TENANT not in exc.message:
+                raise
+        token = await self.token(home_tenant, client_id, secret, BOT_SCOPE)
+        _CONNECTOR_TENANTS[client_id] = home_tenant
+        return token
 
     # Graph
 
@@ -233,9 +259,23 @@ class MicrosoftClient:
         return await self._json("POST", url, json=activity, headers={"Authorization": f"Bearer {token}"})
 
     async def download(self, url: str, token: str | None) -> tuple[bytes, str]:
-        """A file a user attached (bytes, content type), at most MAX_DOWNLOAD bytes."""
+        """A file a user attached (bytes, content type), at most MAX_DOWNLOAD bytes (read no further)."""
         headers = {"Authorization": f"Bearer {token}"} if token else {}
-        response = await self._request("GET", url, headers=headers)
-        if len(response.content) > MAX_DOWNLOAD:
-            raise TeamsApiError(f"GET {url}: file larger than {MAX_DOWNLOAD} bytes", status=None, retryable=False)
-        return response.content, response.headers.get("content-type", "application/octet-stream").split(";")[0]
+        try:
+            async with self._http.stream("GET", url, headers=headers) as response:
+                if response.status_code >= 400:
+                    await response.aread()
+                    raise TeamsApiError(
+                        f"GET {url}: {response.status_code} {_detail(response)}",
+                        status=response.status_code,
+                        retryable=response.status_code == 429 or response.status_code >= 500,
+                    )
+                content = bytearray()
+                async for chunk in response.aiter_bytes():
+                    content.extend(chunk)
+                    if len(content) > MAX_DOWNLOAD:
+                        raise TeamsFileTooLarge(url)
+                content_type = response.headers.get("content-type", "application/octet-stream").split(";")[0]
+        except httpx.HTTPError as exc:
+            raise TeamsApiError(f"GET {url}: unreachable ({exc!r})", status=None, retryable=True) from None
+        return bytes(content), content_type

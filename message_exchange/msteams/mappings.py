@@ -38,8 +38,9 @@ from message_exchange.msteams.service import clean_name, retire_mapping, usable_
 from message_exchange.numbers import service as numbers
 from message_exchange.webex.repository import WebexRepository
 
-# A UPN / email, or an object id: no spaces, commas, quotes or angle brackets.
-_ADDRESS = re.compile(r"[^\s,<>\"'/\\?#]{1,320}")
+# A UPN / email (a guest's UPN has "#EXT#"), or an object id: no spaces, commas, quotes, angle brackets,
+# slashes or "?" (it travels in a Graph URL path, percent-encoded).
+_ADDRESS = re.compile(r"[^\s,<>\"'/\\?]{1,320}")
 
 
 @dataclass(frozen=True, slots=True)

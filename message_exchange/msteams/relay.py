@@ -27,6 +27,7 @@ import html
 import re
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 import orjson
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -54,7 +55,13 @@ from message_exchange.msteams.bridge import (
     connector_token,
     text_activity,
 )
-from message_exchange.msteams.client import MicrosoftClient, TeamsApiError, TeamsThrottled
+from message_exchange.msteams.client import (
+    MAX_DOWNLOAD,
+    MicrosoftClient,
+    TeamsApiError,
+    TeamsFileTooLarge,
+    TeamsThrottled,
+)
 from message_exchange.msteams.models import (
     CHANNEL,
     ENTERPRISE_PREFIX,
@@ -66,7 +73,7 @@ from message_exchange.msteams.models import (
     TeamsMedia,
 )
 from message_exchange.msteams.repository import TeamsRepository
-from message_exchange.msteams.service import INACTIVE_NOTICE
+from message_exchange.msteams.service import CLOSED_NOTICE, INACTIVE_NOTICE
 from message_exchange.numbers import service as numbers
 from message_exchange.webex.relay import split_number
 
@@ -168,7 +175,9 @@ async def handle_activity(ctx: JobContext, payload: dict[str, Any]) -> None:
         return
     relayer = _Relayer(session, ctx.settings, bot, activity, payload.get("base") or "")
     try:
-        if enterprise.status != EnterpriseStatus.ACTIVE.value:
+        if enterprise.status == EnterpriseStatus.CLOSED.value:
+            await relayer.reply(CLOSED_NOTICE)
+        elif enterprise.status != EnterpriseStatus.ACTIVE.value:
             await relayer.reply(INACTIVE_NOTICE)
         elif not mappings:
             await relayer.reply(NOT_MAPPED)
@@ -194,6 +203,7 @@ class _Relayer:
         self.activity = activity
         self.base = (settings.public_url or base).rstrip("/")
         self.box = SecretBox(settings.fernet_key)
+        self.dropped: list[str] = []  # attachments the SMS/MMS goes without, to tell the user
 
     async def reply(self, text: str) -> None:
         conversation = self.activity.get("conversation") or {}
@@ -212,9 +222,13 @@ class _Relayer:
             return
         media = await self._media(target.mapping)
         if not target.text and not media:
-            await self.reply("Write a message (or attach a file) to send.")
+            await self.reply("Write a message (or attach a file) to send." + self._dropped_note(target))
             return
-        await self._send(target, media)
+        if await self._send(target, media) and self.dropped:
+            await self.reply(f"⚠ Sent to {target.remote} without {'; '.join(self.dropped)}.")
+
+    def _dropped_note(self, target: Target) -> str:
+        return f" Nothing was sent to {target.remote}: {'; '.join(self.dropped)}." if self.dropped else ""
 
     async def _target(self, mappings: list[TeamsMapping]) -> Target | None:
         value = self.activity.get("value")
@@ -248,34 +262,51 @@ class _Relayer:
             return None
         return Target(last[1], last[0].remote_address, text)
 
+    def _same_host(self, url: str) -> bool:
+        service = urlsplit(str(self.activity.get("serviceUrl") or ""))
+        target = urlsplit(url)
+        return service_host_allowed(url, self.settings) and (target.scheme, target.hostname, target.port) == (
+            service.scheme,
+            service.hostname,
+            service.port,
+        )
+
     async def _media(self, mapping: TeamsMapping) -> list[dict[str, Any]]:
         """Download the message's files now; their links for the carrier."""
-        urls: list[tuple[str, bool]] = []
+        urls: list[tuple[str, bool, str]] = []  # (URL, with the bot's token, what the user calls it)
         for attachment in self.activity.get("attachments") or []:
             if not isinstance(attachment, dict):
                 continue
+            label = str(attachment.get("name") or "a picture")[:100]
             content_type = str(attachment.get("contentType") or "")
             content = attachment.get("content")
             download = content.get("downloadUrl") if isinstance(content, dict) else None
             content_url = attachment.get("contentUrl")
             if content_type == FILE_DOWNLOAD and isinstance(download, str):
-                urls.append((download, False))  # pre-authenticated
+                urls.append((download, False, label))  # pre-authenticated
             elif content_type.startswith(("image/", "video/", "audio/")) and isinstance(content_url, str):
-                # Teams-hosted content needs the bot's token; nothing else is given it.
-                urls.append((content_url, service_host_allowed(content_url, self.settings)))
+                # Teams-hosted content (a pasted picture) needs the bot's token. It is only ever given to
+                # the host of the activity's serviceUrl (signed into the JWT), never to another host the
+                # allow-list's wildcards would also match.
+                urls.append((content_url, self._same_host(content_url), label))
         media: list[dict[str, Any]] = []
         if not urls:
             return media
         files: list[tuple[bytes, str]] = []
         async with MicrosoftClient(self.settings) as ms:
             token = await connector_token(ms, self.bot, self.box)
-            for url, authorized in urls[:MAX_ATTACHMENTS]:
+            for url, authorized, label in urls[:MAX_ATTACHMENTS]:
                 try:
                     files.append(await ms.download(url, token if authorized else None))
                 except TeamsApiError as exc:
                     if exc.retryable:
                         raise
                     log.warning("teams attachment not downloaded", url=url, error=exc.message)
+                    too_large = isinstance(exc, TeamsFileTooLarge)
+                    why = f"larger than {MAX_DOWNLOAD // 2**20} MB" if too_large else "it could not be downloaded"
+                    self.dropped.append(f"{label} ({why})")
+        over = urls[MAX_ATTACHMENTS:]
+        self.dropped.extend(f"{label} (at most {MAX_ATTACHMENTS} files a message)" for _, _, label in over)
         for content, content_type in files:  # stored after every download: no write waits on the network
             stored = TeamsMedia(
                 sid=new_sid(MEDIA_PREFIX),
@@ -288,7 +319,8 @@ class _Relayer:
             media.append({"url": f"{self.base}{MEDIA_PATH}{stored.sid}", "content_type": content_type})
         return media
 
-    async def _send(self, target: Target, media: list[dict[str, Any]]) -> None:
+    async def _send(self, target: Target, media: list[dict[str, Any]]) -> bool:
+        """Send the SMS/MMS and record it; False (the user told why) when it was refused at once."""
         mapping = target.mapping
         conversation = await exchange.conversation_for(
             self.session,
@@ -340,4 +372,6 @@ class _Relayer:
         conversation.date_updated = utcnow()
         if problem is not None:
             record.failure_notified = True
-            await self.reply(f"⚠ Not sent to {target.remote}: {problem.message}")
+            await self.reply(f"⚠ Not sent to {target.remote}: {problem.message}{self._dropped_note(target)}")
+            return False
+        return True

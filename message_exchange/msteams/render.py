@@ -7,7 +7,8 @@ without ``+`` as the examples do; filters take either spelling.
 Pages carry ``firstPageUri``, ``uri`` and, when those pages exist, ``previousPageUri`` /
 ``nextPageUri`` (the examples' spelling) together with ``previous_page_uri`` /
 ``next_page_uri`` (the tables' spelling) — relative paths repeating the filters.
-Bot details show the client secret masked, under ``clientSecret`` (the table) and
+``start`` / ``end`` are the offsets of the page's first and last records (``end`` = ``start``
+on an empty page). Bot details show the client secret masked, under ``clientSecret`` (the table) and
 ``clientsecret`` (the examples).
 """
 
@@ -52,7 +53,8 @@ def page(
         "page": request.page,
         "numPages": num_pages,
         "start": request.offset,
-        "end": request.offset + len(items),
+        # The last record's offset, as three of the document's four examples show (4 records: 0…3).
+        "end": request.offset + max(len(items) - 1, 0),
         "firstPageUri": link(0),
     }
     if request.page > 0:

@@ -5,11 +5,13 @@ Every path the document uses is served, its variants included: business customer
 ``/msteams/mappings`` and ``/msteams/teams/mappings`` (the curl lines and resource URIs);
 bot details under ``/msteams/teamsbot`` and ``/msteams/teamsbot/details`` (and
 ``/mxteams/teamsbot/details``, the document's curl spelling; its update example POSTs to
-``…/details/{BotSid}``, so POST there updates as PUT does).
+``…/details/{BotSid}``, so POST there updates as PUT does). Lists answer on their path with a
+trailing slash too, the form of the page links the document shows (``…/search/?pageSize=10&page=0``).
 """
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -82,11 +84,19 @@ EnterpriseSid = Annotated[Opt, Query(alias="EnterpriseSid", description="Only th
 EnterpriseSidLower = Annotated[Opt, Query(alias="enterpriseSid", description="Same as EnterpriseSid.")]
 
 
+# ``2019-10-10T13:13:48+0000`` (the document's form) sent unencoded arrives with a space for its "+".
+_UNENCODED_OFFSET = re.compile(r"(T\d\d:\d\d(?::\d\d(?:\.\d+)?)?) (\d\d:?\d\d)$")
+
+
+def _time(value: str | None, param: str, *, end_of_range: bool) -> datetime | None:
+    if not value:
+        return None
+    text = _UNENCODED_OFFSET.sub(r"\1+\2", value.strip())
+    return parse_time_filter(text, param=param, end_of_range=end_of_range)
+
+
 def _times(start: str | None, end: str | None) -> tuple[datetime | None, datetime | None]:
-    return (
-        parse_time_filter(start, param="startTime", end_of_range=False) if start else None,
-        parse_time_filter(end, param="endTime", end_of_range=True) if end else None,
-    )
+    return _time(start, "startTime", end_of_range=False), _time(end, "endTime", end_of_range=True)
 
 
 def _sort(value: str | None, upper: str | None, allowed: dict[str, Any], default: str) -> Sort:
@@ -104,6 +114,11 @@ def _choice(value: str | None, allowed: tuple[str, ...], param: str) -> str | No
 
 def _text(value: str | None) -> str | None:
     return value if value not in (None, "") else None
+
+
+def _list_path(request: Request) -> str:
+    """The page links repeat the path the list was asked on (every example of the document does)."""
+    return request.url.path.rstrip("/")
 
 
 def _query(request: Request) -> list[tuple[str, str]]:
@@ -158,6 +173,8 @@ async def delete_enterprise(enterprise_sid: str, session: DBSession, caller: Cur
 
 @router.get("/enterprises/search")
 @router.get("/enterprise/search")
+@router.get("/enterprises/search/", include_in_schema=False)  # the page links' own form
+@router.get("/enterprise/search/", include_in_schema=False)
 async def list_enterprises(
     request: Request,
     session: DBSession,
@@ -186,7 +203,7 @@ async def list_enterprises(
     )
     total, rows = await service.list_enterprises(session, query)
     items = [_enterprise(row) for row in rows]
-    return render.page(paging, total, items, uri="/msteams/enterprises/search", query=_query(request))
+    return render.page(paging, total, items, uri=_list_path(request), query=_query(request))
 
 
 @router.get("/enterprises/search/{enterprise_sid}")
@@ -247,6 +264,8 @@ async def delete_mapping(mapping_sid: str, session: DBSession, caller: CurrentAc
 
 @router.get("/mappings/search")
 @router.get("/teams/mappings/search")
+@router.get("/mappings/search/", include_in_schema=False)
+@router.get("/teams/mappings/search/", include_in_schema=False)
 async def list_mappings(
     request: Request,
     session: DBSession,
@@ -278,7 +297,7 @@ async def list_mappings(
     )
     total, rows = await mappings.list_mappings(session, query)
     items = [_mapping(row) for row in rows]
-    return render.page(paging, total, items, uri="/msteams/teams/mappings/search", query=_query(request))
+    return render.page(paging, total, items, uri=_list_path(request), query=_query(request))
 
 
 @router.get("/mappings/search/{mapping_sid}")
@@ -334,6 +353,8 @@ async def delete_bot(bot_sid: str, request: Request, session: DBSession, caller:
 
 @bot_router.get("/teamsbot/search")
 @bot_router.get("/teamsbot/details/search")
+@bot_router.get("/teamsbot/search/", include_in_schema=False)
+@bot_router.get("/teamsbot/details/search/", include_in_schema=False)
 async def list_bots(
     request: Request,
     session: DBSession,
@@ -359,7 +380,7 @@ async def list_bots(
     )
     total, rows = await bots.list_bots(session, query)
     items = [_bot(request, row) for row in rows]
-    return render.page(paging, total, items, uri="/msteams/teamsbot/search", query=_query(request))
+    return render.page(paging, total, items, uri=_list_path(request), query=_query(request))
 
 
 @bot_router.get("/teamsbot/search/{bot_sid}")
@@ -372,6 +393,7 @@ async def get_bot(bot_sid: str, request: Request, session: DBSession, caller: Cu
 
 
 @router.get("/messages/search")
+@router.get("/messages/search/", include_in_schema=False)
 async def list_records(
     request: Request,
     session: DBSession,
@@ -409,7 +431,7 @@ async def list_records(
     query = service.RecordQuery(page=paging, sort=_sort(sort_by, sort_by_upper, RECORD_SORTS, "dateCreated"), flt=flt)
     total, rows = await service.list_records(session, query)
     items = [render.record(item) for item in rows]
-    return render.page(paging, total, items, uri="/msteams/messages/search", query=_query(request))
+    return render.page(paging, total, items, uri=_list_path(request), query=_query(request))
 
 
 def _prefix(value: str | None) -> str | None:

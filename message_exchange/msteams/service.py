@@ -18,10 +18,19 @@ Status lifecycle::
                            (their numbers released when the mapping provisioned them)
 
 ``DELETE`` closes a business customer that has no live mappings (409 while it has some).
+
+Only the CSP side (the creator and its ancestors) changes or closes a business customer;
+its own admin sees it but gets 403 on ``PUT`` / ``DELETE`` (a customer cannot lift its own
+suspension, close itself or rename itself).
+
+Teams users are told about status changes (``msteams.notice``, fanned out to one
+``msteams.notice_user`` job per mapped user, so a failure repeats no other user's notice):
+INACTIVE pauses texting, ACTIVE resumes it, CLOSED ends it.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 import orjson
@@ -54,11 +63,16 @@ from message_exchange.numbers import service as numbers
 
 MAX_NAME = 255
 NOTICE_JOB = "msteams.notice"
+_EMAIL = re.compile(r"[^@\s,;<>()\[\]\\\"]+@[^@\s,;<>()\[\]\\\"]+\.[^@\s,;<>()\[\]\\\".]+")
+MAX_EMAIL = 254
 INACTIVE_NOTICE = (
     "Texting from Teams is paused for your organisation: messages you send here are not delivered as SMS, "
     "and texts to your number are not shown here until it is resumed."
 )
 ACTIVE_NOTICE = "Texting from Teams is available again: SMS to your number appear here, and you can reply."
+CLOSED_NOTICE = (
+    "Texting from Teams has ended for your organisation: your phone number is no longer connected to this chat."
+)
 
 
 def org_of(account: Account) -> str:
@@ -137,6 +151,13 @@ def parse_admin(raw: str | None) -> AdminData | None:
     return AdminData(email=text("emailId"), password=text("password"), name=text("name"))
 
 
+def check_email(email: str) -> None:
+    """The admin logs in with this email: it must look like one (400 otherwise, nothing stored)."""
+    text = email.strip()
+    if len(text) > MAX_EMAIL or not _EMAIL.fullmatch(text):
+        raise BadRequest(f"enterpriseAdmin.emailId {email!r} is not an email address", param="enterpriseAdmin.emailId")
+
+
 async def _admin_account(session: AsyncSession, box: SecretBox, caller: Account, admin: AdminData) -> Account:
     """The admin: an existing account under the caller, or a new sub-account of the caller."""
     assert admin.email is not None and admin.password is not None
@@ -182,7 +203,8 @@ async def create_enterprise(
             ),
         }
     )
-    assert admin is not None
+    assert admin is not None and admin.email is not None
+    check_email(admin.email)
     name = clean_name(new.name)
     assert name is not None
     status = parse_status(new.status, (EnterpriseStatus.ACTIVE, EnterpriseStatus.INACTIVE)) or EnterpriseStatus.ACTIVE
@@ -259,7 +281,11 @@ async def change_status(session: AsyncSession, enterprise: BusinessCustomer, sta
     enterprise.status = status.value
     enterprise.date_updated = utcnow()
     if status is EnterpriseStatus.CLOSED:
+        # The users are told through the mappings being removed (their 1:1 chats are still known).
+        told = [mapping.sid for mapping in await TeamsRepository(session).live_mappings(enterprise.sid)]
         await _close(session, enterprise)
+        if told:
+            await enqueue(session, NOTICE_JOB, {"enterprise": enterprise.sid, "text": CLOSED_NOTICE, "mappings": told})
     elif status is EnterpriseStatus.INACTIVE:
         await _set_admin_status(session, enterprise, AccountStatus.SUSPENDED)
         await enqueue(session, NOTICE_JOB, {"enterprise": enterprise.sid, "text": INACTIVE_NOTICE})
@@ -270,14 +296,23 @@ async def change_status(session: AsyncSession, enterprise: BusinessCustomer, sta
     await session.flush()
 
 
+async def managed_enterprise(session: AsyncSession, caller: Account, sid: str) -> BusinessCustomer:
+    """A business customer the caller may change or close: 4051 when unseen, 403 for its own admin's side."""
+    enterprise = await visible_enterprise(session, caller, sid)
+    if enterprise is None:
+        raise not_found(sid)
+    creator = await AccountRepository(session).get(enterprise.account_sid)
+    if creator is None or not accounts.can_see(caller, creator):
+        raise Forbidden(f"Only the communications provider changes business customer {sid}")
+    return enterprise
+
+
 async def update_enterprise(
     session: AsyncSession, caller: Account, sid: str, *, name: str | None, status: str | None
 ) -> EnterpriseRow:
     text = clean_name(name)
     new_status = parse_status(status, tuple(EnterpriseStatus))
-    enterprise = await visible_enterprise(session, caller, sid)
-    if enterprise is None:
-        raise not_found(sid)
+    enterprise = await managed_enterprise(session, caller, sid)
     renamed = text is not None and text != enterprise.name
     if enterprise.status == EnterpriseStatus.CLOSED.value and (
         renamed or new_status not in (None, EnterpriseStatus.CLOSED)
@@ -299,9 +334,7 @@ async def update_enterprise(
 
 
 async def delete_enterprise(session: AsyncSession, caller: Account, sid: str) -> EnterpriseRow:
-    enterprise = await visible_enterprise(session, caller, sid)
-    if enterprise is None:
-        raise not_found(sid)
+    enterprise = await managed_enterprise(session, caller, sid)
     repo = TeamsRepository(session)
     if enterprise.status != EnterpriseStatus.CLOSED.value:
         if await repo.live_mappings(enterprise.sid):

@@ -13,22 +13,29 @@
 It serves:
 
 - OpenID metadata (``/v1/.well-known/openidconfiguration``) and its JWKS
-  (``/v1/.well-known/keys``) holding the RSA key it signs channel tokens with (RS256,
+  (``/v1/.well-known/keys``) holding the RSA keys it signs channel tokens with (RS256,
   ``iss`` https://api.botframework.com, ``aud`` the app id, ``serviceurl`` claim, keys
-  endorsed for ``msteams``); :meth:`channel_token` makes good and bad tokens for tests;
+  endorsed for ``msteams``); :meth:`channel_token` makes good and bad tokens for tests,
+  :meth:`rotate_key` publishes a new key and signs with it from then on;
 - the token authority: ``POST /{tenant}/oauth2/v2.0/token`` (client credentials): the
   ``botframework.com`` tenant issues Bot Connector tokens (scope
-  https://api.botframework.com/.default) to any registered app, an app's own tenant issues
-  Graph tokens (https://graph.microsoft.com/.default); wrong secret → 401 invalid_client;
+  https://api.botframework.com/.default) to multi-tenant apps — a single-tenant app
+  (``App.single_tenant``) is not found there (AADSTS700016) and gets them from its own
+  tenant —, an app's own tenant issues Graph tokens (https://graph.microsoft.com/.default);
+  wrong secret → 401 invalid_client;
+  tokens live ``token_lifetime`` seconds (``expires_in``) and are refused once expired;
 - Microsoft Graph ``GET /v1.0/users/{id or UPN}``: only users of the token's tenant (404
-  otherwise);
+  otherwise), and only for an app granted User.Read.All (``App.graph_allowed``; 403
+  Authorization_RequestDenied otherwise);
 - the Bot Connector: ``POST /v3/conversations`` creates only 1:1 conversations
   (``isGroup`` false, exactly one member, the bot ``28:<app id>``) with a user of the
   tenant who has the bot installed (403 otherwise), the same conversation for the same
   pair; ``POST /v3/conversations/{id}/activities`` records the activity (the bot's own
   conversations only). ``fail_next(status, times)`` makes the next connector calls fail
-  (429 with ``Retry-After`` or 5xx);
-- ``GET /files/{id}``: files users attach (Teams' pre-authenticated download URLs).
+  (429 with ``Retry-After`` or 5xx), ``fail_conversation`` the next posts to one chat;
+- ``GET /files/{id}``: files users attach (Teams' pre-authenticated download URLs);
+- ``GET /v3/attachments/{id}/views/original``: pictures pasted into a message (Teams-hosted
+  content: only with a Bot Connector token, 401 without).
 """
 
 from __future__ import annotations
@@ -71,6 +78,8 @@ class App:
     app_id: str
     secret: str
     tenant: str
+    graph_allowed: bool = True  # granted the Graph application permission User.Read.All
+    single_tenant: bool = False  # a SingleTenant Azure bot: its connector tokens come from its own tenant
 
 
 @dataclass
@@ -95,11 +104,17 @@ class IssuedToken:
     app_id: str
     tenant: str
     scope: str
+    expires_at: float
 
 
 class FakeBotFramework:
     def __init__(self) -> None:
         self._key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        self._kid = KID
+        self._published: dict[str, rsa.RSAPrivateKey] = {KID: self._key}
+        self.token_lifetime = 3599
+        self.hosted: dict[str, tuple[bytes, str]] = {}
+        self.hosted_requests: list[bool] = []  # whether each Teams-hosted content request was authorized
         self.apps: dict[str, App] = {}
         self.users: list[User] = []
         self.installed: set[tuple[str, str]] = set()  # (app id, user object id)
@@ -109,6 +124,7 @@ class FakeBotFramework:
         self.files: dict[str, tuple[bytes, str]] = {}
         self.connector_calls: list[tuple[str, str, int]] = []  # (method, path, status)
         self._failures: list[tuple[int, float]] = []
+        self._conversation_failures: dict[str, list[int]] = {}
         self._ids = itertools.count(1)
         self._server = LoopbackServer(
             Starlette(
@@ -120,6 +136,7 @@ class FakeBotFramework:
                     Route("/v3/conversations", self._create_conversation, methods=["POST"]),
                     Route("/v3/conversations/{conversation}/activities", self._activity, methods=["POST"]),
                     Route("/files/{file_id}", self._file),
+                    Route("/v3/attachments/{attachment}/views/original", self._hosted),
                 ]
             )
         )
@@ -169,9 +186,26 @@ class FakeBotFramework:
         self.files[file_id] = (content, content_type)
         return f"{self.base_url}/files/{file_id}"
 
+    def add_hosted_image(self, content: bytes, content_type: str) -> str:
+        """A picture pasted into a Teams message: its contentUrl (served only with a Bot Connector token)."""
+        attachment_id = f"0-eus-d{next(self._ids)}-{secrets.token_hex(8)}"
+        self.hosted[attachment_id] = (content, content_type)
+        return f"{self.base_url}/v3/attachments/{attachment_id}/views/original"
+
+    def rotate_key(self) -> str:
+        """Publish a new signing key (the old one stays listed) and sign channel tokens with it; its kid."""
+        self._key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        self._kid = f"fake-key-{len(self._published) + 1}"
+        self._published[self._kid] = self._key
+        return self._kid
+
     def fail_next(self, status: int, times: int = 1, retry_after: float = 0) -> None:
         """The next ``times`` Bot Connector requests answer ``status`` (429 with Retry-After)."""
         self._failures.extend([(status, retry_after)] * times)
+
+    def fail_conversation(self, conversation_id: str, status: int, times: int = 1) -> None:
+        """The next ``times`` activities posted to that conversation answer ``status`` (5xx)."""
+        self._conversation_failures.setdefault(conversation_id, []).extend([status] * times)
 
     def conversation_of(self, app_id: str, user: User) -> Conversation | None:
         for conversation in self.conversations.values():
@@ -193,8 +227,10 @@ class FakeBotFramework:
         issuer: str = ISSUER,
         audience: str | None = None,
         expires_in: float = 3600,
-        kid: str = KID,
+        kid: str | None = None,
         key: rsa.RSAPrivateKey | None = None,
+        algorithm: str = "RS256",
+        signing_secret: bytes | None = None,
     ) -> str:
         now = int(time.time())
         claims = {
@@ -205,7 +241,10 @@ class FakeBotFramework:
             "iat": now - 60,
             "exp": int(now + expires_in),
         }
-        return jwt.encode(claims, key or self._key, algorithm="RS256", headers={"kid": kid})
+        headers = {"kid": kid or self._kid}
+        if signing_secret is not None:  # an HMAC token (alg confusion): never valid for a bot
+            return jwt.encode(claims, signing_secret, algorithm=algorithm, headers=headers)
+        return jwt.encode(claims, key or self._key, algorithm=algorithm, headers=headers)
 
     def message_activity(
         self,
@@ -216,6 +255,7 @@ class FakeBotFramework:
         value: dict[str, Any] | None = None,
         attachments: list[dict[str, Any]] | None = None,
         activity_id: str | None = None,
+        channel_id: str = "msteams",
     ) -> dict[str, Any]:
         conversation = self.conversation_of(app_id, user)
         conversation_id = conversation.id if conversation else self._open(app_id, user).id
@@ -224,7 +264,7 @@ class FakeBotFramework:
             "id": activity_id or f"1{next(self._ids):012d}",
             "timestamp": datetime.now(UTC).isoformat().replace("+00:00", "Z"),
             "serviceUrl": self.service_url,
-            "channelId": "msteams",
+            "channelId": channel_id,
             "from": {"id": user.teams_id, "name": user.name, "aadObjectId": user.object_id},
             "conversation": {"conversationType": "personal", "tenantId": user.tenant, "id": conversation_id},
             "recipient": {"id": f"28:{app_id}", "name": "SMS"},
@@ -283,16 +323,20 @@ class FakeBotFramework:
         )
 
     async def _keys(self, request: Request) -> Response:
-        public = self._key.public_key().public_numbers()
-        key = {
-            "kty": "RSA",
-            "use": "sig",
-            "kid": KID,
-            "n": _b64(public.n),
-            "e": _b64(public.e),
-            "endorsements": ["msteams", "webchat"],
-        }
-        return JSONResponse({"keys": [key]})
+        keys = []
+        for kid, private in self._published.items():
+            public = private.public_key().public_numbers()
+            keys.append(
+                {
+                    "kty": "RSA",
+                    "use": "sig",
+                    "kid": kid,
+                    "n": _b64(public.n),
+                    "e": _b64(public.e),
+                    "endorsements": ["msteams", "webchat"],
+                }
+            )
+        return JSONResponse({"keys": keys})
 
     @staticmethod
     def _oauth_error(status: int, error: str, description: str) -> Response:
@@ -308,28 +352,51 @@ class FakeBotFramework:
         app = self.apps.get(str(form.get("client_id") or ""))
         if app is None:
             return self._oauth_error(400, "unauthorized_client", "AADSTS700016: Application not found")
+        if tenant == BOT_TENANT and app.single_tenant:
+            return self._oauth_error(
+                400,
+                "unauthorized_client",
+                f"AADSTS700016: Application with identifier '{app.app_id}' was not found in the directory "
+                "'Bot Framework'.",
+            )
         if form.get("client_secret") != app.secret:
             return self._oauth_error(401, "invalid_client", "AADSTS7000215: Invalid client secret provided.")
-        if (tenant == BOT_TENANT and scope == BOT_SCOPE) or (tenant == app.tenant and scope == GRAPH_SCOPE):
+        connector_tenant = app.tenant if app.single_tenant else BOT_TENANT
+        if (tenant == connector_tenant and scope == BOT_SCOPE) or (tenant == app.tenant and scope == GRAPH_SCOPE):
             pass
         else:
             return self._oauth_error(400, "invalid_scope", f"AADSTS70011: scope {scope} not valid for {tenant}")
         token = secrets.token_urlsafe(32)
-        self.tokens[token] = IssuedToken(app.app_id, tenant, scope)
-        return JSONResponse({"token_type": "Bearer", "expires_in": 3599, "ext_expires_in": 3599, "access_token": token})
+        self.tokens[token] = IssuedToken(app.app_id, tenant, scope, time.time() + self.token_lifetime)
+        lifetime = self.token_lifetime
+        return JSONResponse(
+            {"token_type": "Bearer", "expires_in": lifetime, "ext_expires_in": lifetime, "access_token": token}
+        )
 
     def _bearer(self, request: Request, scope: str) -> IssuedToken | None:
         header = request.headers.get("authorization", "")
         if not header.startswith("Bearer "):
             return None
         issued = self.tokens.get(header[len("Bearer ") :])
-        return issued if issued is not None and issued.scope == scope else None
+        if issued is None or issued.scope != scope or issued.expires_at <= time.time():
+            return None
+        return issued
 
     async def _graph_user(self, request: Request) -> Response:
         issued = self._bearer(request, GRAPH_SCOPE)
         if issued is None:
             return JSONResponse(
                 {"error": {"code": "InvalidAuthenticationToken", "message": "Access token is empty."}}, status_code=401
+            )
+        if not self.apps[issued.app_id].graph_allowed:
+            return JSONResponse(
+                {
+                    "error": {
+                        "code": "Authorization_RequestDenied",
+                        "message": "Insufficient privileges to complete the operation.",
+                    }
+                },
+                status_code=403,
             )
         wanted = request.path_params["user"].lower()
         for user in self.users:
@@ -398,6 +465,11 @@ class FakeBotFramework:
             return JSONResponse(
                 {"error": {"code": "ConversationNotFound", "message": "Conversation not found."}}, status_code=404
             )
+        pending = self._conversation_failures.get(conversation.id)
+        if pending:
+            status = pending.pop(0)
+            self.connector_calls.append((request.method, request.url.path, status))
+            return JSONResponse({"error": {"code": "ServiceError", "message": "try again"}}, status)
         activity = await request.json()
         if activity.get("type") != "message":
             return JSONResponse({"error": {"code": "BadArgument", "message": "Unknown activity type"}}, 400)
@@ -405,6 +477,16 @@ class FakeBotFramework:
         conversation.activities.append({**activity, "id": activity_id})
         self.connector_calls.append(("POST", request.url.path, 201))
         return JSONResponse({"id": activity_id}, status_code=201)
+
+    async def _hosted(self, request: Request) -> Response:
+        authorized = self._bearer(request, BOT_SCOPE) is not None
+        self.hosted_requests.append(authorized)
+        if not authorized:
+            return JSONResponse({"error": {"code": "Unauthorized", "message": "Authorization denied"}}, 401)
+        found = self.hosted.get(request.path_params["attachment"])
+        if found is None:
+            return Response(status_code=404)
+        return Response(found[0], media_type=found[1])
 
     async def _file(self, request: Request) -> Response:
         found = self.files.get(request.path_params["file_id"])

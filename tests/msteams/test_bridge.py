@@ -7,105 +7,18 @@ Jobs run through a real worker (``drain``).
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import Any
-from urllib.parse import urlencode
 
 import httpx
-import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
-from fastapi import FastAPI
-from sqlalchemy import func, select
 
 from message_exchange.exchange.models import ChatReceipt, ExchangeMessage
 from message_exchange.jobs.models import Job
-from message_exchange.messages.models import Message
-from message_exchange.msteams.auth import forget_keys
 from tests.fakes.botframework import FakeBotFramework, User
-from tests.fakes.loopback import LoopbackServer
-from tests.msteams.conftest import APP_ID, TENANT, admin_body, bot_body
-from tests.support.accounts import Creds, OwnNumber
+from tests.msteams.conftest import APP_ID, HANDSET, MAPPED, TENANT, UNREACHABLE, World, count
+from tests.support.accounts import OwnNumber
 from tests.support.pipeline import drain
 from tests.webex.conftest import Api, data
-
-MAPPED = "+15557770001"  # jane's externalAddress
-HANDSET = "+15550000009"  # a number root owns (unmapped): the sandbox loops SMS to it back as inbound
-UNREACHABLE = "+15005550002"  # the sandbox: accepted, then undelivered (30003)
-CARD = "application/vnd.microsoft.card.adaptive"
-
-
-@pytest.fixture
-async def server(app: FastAPI) -> AsyncIterator[LoopbackServer]:
-    forget_keys()
-    served = LoopbackServer(app)
-    await served.start()
-    yield served
-    await served.stop()
-
-
-class World:
-    def __init__(self, app: FastAPI, api: Api, root: Creds, ms: FakeBotFramework, jane: User, endpoint: str) -> None:
-        self.app, self.api, self.root, self.ms, self.jane, self.endpoint = app, api, root, ms, jane, endpoint
-        self.enterprise = ""
-
-    async def send_sms(self, from_: str, to: str, body: str, media: list[str] | None = None) -> None:
-        """A handset texts ``to``: an SMS from a root number through the sandbox, looped back as inbound."""
-        form = urlencode([("From", from_), ("To", to), ("Body", body), *[("MediaUrl", url) for url in media or []]])
-        response = await self.api(
-            self.root,
-            "POST",
-            f"/2010-04-01/Accounts/{self.root.sid}/Messages.json",
-            content=form,
-            headers={"Content-Type": "application/x-www-form-urlencoded"},
-        )
-        assert response.status_code == 201, response.text
-        await drain(self.app)
-
-    async def jane_writes(self, text: str | None, **kwargs: Any) -> httpx.Response:
-        response = await self.ms.user_sends(self.endpoint, APP_ID, self.jane, text, **kwargs)
-        await drain(self.app)
-        return response
-
-    def cards(self) -> list[dict[str, Any]]:
-        return [
-            a["attachments"][0]["content"]
-            for a in self.ms.activities_to(APP_ID, self.jane)
-            if a.get("attachments") and a["attachments"][0]["contentType"] == CARD
-        ]
-
-    def texts(self) -> list[str]:
-        return [a["text"] for a in self.ms.activities_to(APP_ID, self.jane) if "text" in a]
-
-    async def records(self, **params: str) -> list[dict[str, Any]]:
-        found = data(await self.api(self.root, "GET", "/msteams/messages/search", params=params))
-        return list(found["result"])
-
-    async def sms_sent(self) -> list[Message]:
-        async with self.app.state.session_factory() as session:
-            query = select(Message).where(Message.created_via == "msteams").order_by(Message.date_created)
-            return list((await session.execute(query)).scalars())
-
-
-@pytest.fixture
-async def world(
-    app: FastAPI, api: Api, root: Creds, own_number: OwnNumber, ms: FakeBotFramework, jane: User, server: LoopbackServer
-) -> World:
-    await own_number(root, HANDSET)
-    enterprise = data(
-        await api(root, "POST", "/msteams/enterprises", json=admin_body("Acme", "admin@acme.example")), 201
-    )
-    data(await api(root, "POST", "/msteams/teamsbot", json=bot_body(enterprise["sid"])))
-    body = {"microsoftAddress": jane.upn, "externalAddress": MAPPED, "enterpriseSid": enterprise["sid"]}
-    data(await api(root, "POST", "/msteams/mappings", json=body))
-    ms.install(APP_ID, jane)
-    world = World(app, api, root, ms, jane, f"{server.base_url}/msteams/api/messages/{enterprise['sid']}")
-    world.enterprise = enterprise["sid"]
-    return world
-
-
-async def _count(app: FastAPI, model: Any) -> int:
-    async with app.state.session_factory() as session:
-        return int((await session.execute(select(func.count()).select_from(model))).scalar_one())
 
 
 async def test_an_sms_becomes_a_card_in_the_users_chat_and_the_reply_goes_back_by_sms(world: World) -> None:
@@ -180,8 +93,8 @@ async def test_bad_tokens_are_refused_with_401_and_nothing_is_stored(world: Worl
     elsewhere = {**activity, "serviceUrl": "https://evil.example.com/"}
     token = ms.channel_token(APP_ID, "https://evil.example.com/")
     assert (await ms.post_activity(world.endpoint, elsewhere, token)).status_code == 401
-    assert await _count(world.app, ChatReceipt) == 0
-    assert await _count(world.app, Job) == 0
+    assert await count(world.app, ChatReceipt) == 0
+    assert await count(world.app, Job) == 0
     # Skew within the leeway is accepted.
     slightly_late = ms.channel_token(APP_ID, ms.service_url, expires_in=-60)
     assert (await ms.post_activity(world.endpoint, activity, slightly_late)).status_code == 200
@@ -302,7 +215,7 @@ async def test_records_are_not_visible_to_another_csp(world: World, api: Api, ma
     admin = httpx.BasicAuth("admin@acme.example", "Test@1234")
     assert [r["sid"] for r in data(await api(admin, "GET", "/msteams/messages/search"))["result"]] == [record["sid"]]
     assert data(await api(world.root, "GET", f"/msteams/messages/search/{record['sid']}")) == record
-    assert await _count(world.app, ExchangeMessage) == 1
+    assert await count(world.app, ExchangeMessage) == 1
 
 
 async def test_the_installation_update_gives_the_conversation_used_for_later_sms(world: World) -> None:

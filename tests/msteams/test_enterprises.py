@@ -231,6 +231,7 @@ async def test_search_filters_sorts_and_pages(api: Api, root: Creds, app: FastAP
 
     default = await search()
     assert (default["page"], default["pageSize"], default["total"], default["numPages"]) == (0, 10, 5, 1)
+    assert (default["start"], default["end"]) == (0, 4)  # the offsets of the first and last records
     assert [e["name"] for e in default["result"]] == names  # dateCreated ascending
     assert default["firstPageUri"] == "/msteams/enterprises/search/?pageSize=10&page=0"
     assert default["uri"] == default["firstPageUri"] and "nextPageUri" not in default
@@ -245,7 +246,7 @@ async def test_search_filters_sorts_and_pages(api: Api, root: Creds, app: FastAP
     assert [e["name"] for e in window["result"]] == ["Alpha", "charlie"]
     assert (await search(startTime="2020-11-04T12:00:00"))["total"] == 2
     second = await search(pageSize="2", page="1", name="a")
-    assert (second["total"], second["numPages"], second["start"], second["end"]) == (4, 2, 2, 4)
+    assert (second["total"], second["numPages"], second["start"], second["end"]) == (4, 2, 2, 3)
     assert second["previousPageUri"] == "/msteams/enterprises/search/?name=a&pageSize=2&page=0"
     assert second["previous_page_uri"] == second["previousPageUri"] and "nextPageUri" not in second
     first = await search(pageSize="2", name="a")

@@ -134,7 +134,7 @@ async def test_bot_details_search(api: Api, root: Creds, app: FastAPI) -> None:
         await session.execute(update(BotDetails).where(BotDetails.sid == a["sid"]).values(date_created=when))
     listed = data(await api(root, "GET", "/msteams/teamsbot/details/search"))
     assert [item["sid"] for item in listed["result"]] == [a["sid"], b["sid"]]
-    assert listed["firstPageUri"] == "/msteams/teamsbot/search/?pageSize=10&page=0"
+    assert listed["firstPageUri"] == "/msteams/teamsbot/details/search/?pageSize=10&page=0"  # as the example
     only = data(await api(root, "GET", "/msteams/teamsbot/search", params={"EnterpriseSid": second}))
     assert [item["sid"] for item in only["result"]] == [b["sid"]]
     assert data(await api(root, "GET", "/msteams/teamsbot/search", params={"startTime": "2021-01-01"}))["total"] == 1
@@ -309,6 +309,8 @@ async def test_mapping_search_filters_and_sorts(
     assert await names(endTime="2020-11-02") == ["Carol", "Alice"]
     paged = data(await api(root, "GET", "/msteams/mappings/search", params={"pageSize": "2", "page": "1"}))
     assert [item["name"] for item in paged["result"]] == ["Bob"] and paged["numPages"] == 2
-    assert paged["firstPageUri"] == "/msteams/teams/mappings/search/?pageSize=2&page=0"
+    assert paged["firstPageUri"] == "/msteams/mappings/search/?pageSize=2&page=0"
+    teams_paged = data(await api(root, "GET", "/msteams/teams/mappings/search/", params={"pageSize": "2"}))
+    assert teams_paged["nextPageUri"] == "/msteams/teams/mappings/search/?pageSize=2&page=1"
     error(await api(root, "GET", "/msteams/mappings/search", params={"sortBy": "enterpriseSid"}), 400, "400")
     error(await api(root, "GET", "/msteams/mappings/search", params={"endTime": "2020-13-01"}), 400, "400")

@@ -52,3 +52,14 @@ def test_451_names_every_missing_parameter_in_order() -> None:
     assert caught.value.message == "Mandatory parameter a, c, d is missing."
     assert (caught.value.code, caught.value.status_code) == ("451", 400)
     require({"a": "1"})
+
+
+def test_every_microsoft_address_defaults_to_the_real_one() -> None:
+    settings = Settings()
+    assert settings.msteams_openid_metadata_url == "https://login.botframework.com/v1/.well-known/openidconfiguration"
+    assert settings.msteams_token_issuer == "https://api.botframework.com"
+    assert settings.msteams_login_authority == "https://login.microsoftonline.com"
+    assert settings.msteams_bot_token_tenant == "botframework.com"
+    assert settings.msteams_graph_base_url == "https://graph.microsoft.com"
+    assert settings.msteams_default_service_url == "https://smba.trafficmanager.net/teams/"
+    assert 0 < settings.msteams_jwt_leeway_seconds <= 300  # Microsoft allows five minutes of clock skew
