@@ -157,6 +157,34 @@ async def enqueue_many(
     return [row["id"] for row in rows]
 
 
+def add_job(session: AsyncSession, kind: str, payload: dict[str, Any], *, max_attempts: int | None = None) -> str:
+    """Like :func:`enqueue` (due now), but through the session's unit of work: no statement now;
+    the job is inserted at the next flush, together with every other one added meanwhile (one
+    multi-row insert for a batch's callbacks instead of one statement each)."""
+    if not kind or len(kind) > 64:
+        raise ValueError("a job kind is 1 to 64 characters")
+    now = utcnow()
+    job = Job(
+        id=new_sid(SID_PREFIX),
+        kind=kind,
+        payload=payload,
+        queue=None,
+        status=JobStatus.PENDING.value,
+        attempts=0,
+        max_attempts=max_attempts,
+        run_at=now,
+        lease_expires_at=None,
+        locked_by=None,
+        last_error=None,
+        created_at=now,
+        updated_at=now,
+        finished_at=None,
+    )
+    session.add(job)
+    session.sync_session.info.setdefault(_WAKE_ON_COMMIT, set()).add(kind)
+    return job.id
+
+
 def backoff_delay(attempt: int, base: float, cap: float, *, rng: random.Random | None = None) -> float:
     """Seconds to wait after failed attempt ``attempt`` (from 1): full jitter.
 

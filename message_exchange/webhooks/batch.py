@@ -45,6 +45,8 @@ from message_exchange.webhooks.service import DELIVER_JOB
 
 log = get_logger("mx.webhooks")
 
+MAX_CONCURRENT_LINES = 32
+
 
 @dataclass(slots=True)
 class _Sent:
@@ -165,11 +167,15 @@ async def deliver_many(ctx: BatchContext) -> list[str]:
             ours.append(delivery)
         if ours:
             heads.append(ours)
-    sent = [
-        s
-        for line_sent in await asyncio.gather(*(_send_line(h, tokens, ctx.settings) for h in heads))
-        for s in line_sent
-    ]
+    # A bounded number of lines at once: httpx's pool re-scans every waiting request on each
+    # assignment, so hundreds queued at once cost more than they overlap.
+    slots = asyncio.Semaphore(MAX_CONCURRENT_LINES)
+
+    async def send(line: list[WebhookDelivery]) -> list[_Sent]:
+        async with slots:
+            return await _send_line(line, tokens, ctx.settings)
+
+    sent = [s for line_sent in await asyncio.gather(*(send(h) for h in heads)) for s in line_sent]
     if not sent:
         return done
     await _record_all(engine, sent, items, ctx.settings)

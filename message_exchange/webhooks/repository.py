@@ -27,6 +27,10 @@ class WebhookRepository:
         self.session.add(delivery)
         await self.session.flush()
 
+    def add_pending(self, delivery: WebhookDelivery) -> None:
+        """Add without flushing: inserted with the rest of the transaction's rows."""
+        self.session.add(delivery)
+
     async def get(self, sid: str, *, for_update: bool = False) -> WebhookDelivery | None:
         query = select(WebhookDelivery).where(WebhookDelivery.sid == sid)
         if for_update:

@@ -117,7 +117,8 @@ async def _store(
 ) -> str:
     now = _creation_time()
     sid = new_sid(SID_PREFIX)
-    job_id = await jobs.enqueue(session, DELIVER_JOB, {"delivery_sid": sid}, max_attempts=JOB_MAX_ATTEMPTS)
+    # Both rows through the unit of work: a batch's many callbacks are inserted by one flush.
+    job_id = jobs.add_job(session, DELIVER_JOB, {"delivery_sid": sid}, max_attempts=JOB_MAX_ATTEMPTS)
     delivery = WebhookDelivery(
         sid=sid,
         account_sid=account_sid,
@@ -137,7 +138,7 @@ async def _store(
         updated_at=now,
         finished_at=None,
     )
-    await WebhookRepository(session).add(delivery)
+    WebhookRepository(session).add_pending(delivery)
     return sid
 
 
