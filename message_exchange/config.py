@@ -45,7 +45,10 @@ class Settings(BaseSettings):
     run_workers: bool = Field(default=True, description="Run job workers inside `mx serve`.")
     worker_concurrency: int = Field(default=8, ge=1, description="Jobs one worker process runs at once.")
     worker_batch_size: int = Field(
-        default=200, ge=1, le=5000, description="Most jobs of a batch kind (dispatch, receipts) run in one transaction."
+        default=200,
+        ge=1,
+        le=5000,
+        description="Most jobs of a batch kind (dispatch, receipts, webhook deliveries) run together.",
     )
     job_lease_seconds: float = Field(default=30.0, gt=0, description="A claimed job is re-claimable after this.")
     job_poll_seconds: float = Field(default=0.5, gt=0, description="Idle poll interval of a worker.")
