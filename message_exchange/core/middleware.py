@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import functools
 import re
 import time
 import uuid
+from typing import Any
 
 import structlog
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -69,8 +71,8 @@ class RequestContextMiddleware:
             template = getattr(route, "path_format", None) or getattr(route, "path", None)
             route_label = template if isinstance(template, str) else "unmatched"
             method = scope["method"] if scope["method"] in _METHODS else "other"
-            HTTP_REQUESTS.labels(method, route_label, str(status)).inc()
-            HTTP_LATENCY.labels(method, route_label).observe(elapsed)
+            _request_counter(method, route_label, status).inc()
+            _latency_histogram(method, route_label).observe(elapsed)
             log.info(
                 "request",
                 method=scope["method"],
@@ -80,6 +82,17 @@ class RequestContextMiddleware:
                 duration_ms=round(elapsed * 1000, 2),
             )
             structlog.contextvars.reset_contextvars(**tokens)
+
+
+# prometheus_client's labels() builds and hashes a key on every call: resolve each child once.
+@functools.lru_cache(maxsize=4096)
+def _request_counter(method: str, route: str, status: int) -> Any:
+    return HTTP_REQUESTS.labels(method, route, str(status))
+
+
+@functools.lru_cache(maxsize=1024)
+def _latency_histogram(method: str, route: str) -> Any:
+    return HTTP_LATENCY.labels(method, route)
 
 
 class BodyLimitMiddleware:
