@@ -33,13 +33,8 @@ from message_exchange.jobs import service as jobs
 from message_exchange.jobs.registry import BatchContext, BatchItem, batch_handler
 from message_exchange.webhooks.client import WebhookResult, send_webhook
 from message_exchange.webhooks.guard import WebhookRefused
-from message_exchange.webhooks.handlers import (
-    MAX_STORED_BODY_CHARS,
-    json_body,
-    response_hook,
-    run_failure_hook,
-)
-from message_exchange.webhooks.models import DeliveryStatus, WebhookAttempt, WebhookDelivery
+from message_exchange.webhooks.handlers import apply_attempt, json_body, response_hook
+from message_exchange.webhooks.models import DeliveryStatus, WebhookDelivery
 from message_exchange.webhooks.repository import WebhookRepository
 from message_exchange.webhooks.service import DELIVER_JOB
 
@@ -95,41 +90,26 @@ async def _record_all(engine: AsyncEngine, sent: list[_Sent], items: dict[str, B
     async with AsyncSession(engine, expire_on_commit=False, autoflush=False) as session, session.begin():
         repo = WebhookRepository(session)
         current = await repo.get_many([s.delivery.sid for s in sent], for_update=True)
-        now = utcnow()
         for s in sent:
             delivery = current[s.delivery.sid]
             item = items[delivery.sid]
-            s.number = delivery.attempts + 1
             result = s.result
-            session.add(
-                WebhookAttempt(
-                    delivery_sid=delivery.sid,
-                    attempt=s.number,
-                    started_at=s.started,
-                    duration_ms=result.duration_ms if result else 0,
-                    status_code=result.status_code if result else None,
-                    error=s.error,
-                    response_body=result.body[:MAX_STORED_BODY_CHARS] if result and result.body else None,
-                )
-            )
             if result is not None and result.ok:
                 final: DeliveryStatus | None = DeliveryStatus.DELIVERED
             elif s.refused or (result is not None and not result.retryable):
                 final = DeliveryStatus.FAILED
-            elif item.attempt >= item.max_attempts or s.number >= settings.webhook_max_attempts:
-                final = DeliveryStatus.FAILED  # its last attempt
             else:
                 final = None
-            if delivery.status == DeliveryStatus.PENDING.value:
-                delivery.attempts = s.number
-                delivery.last_status_code = result.status_code if result else None
-                delivery.last_error = s.error
-                delivery.updated_at = now
-                if final is not None:
-                    delivery.status = final.value
-                    delivery.finished_at = now
-                    if final is DeliveryStatus.FAILED:
-                        await run_failure_hook(session, delivery)
+            s.number = await apply_attempt(
+                session,
+                delivery,
+                s.started,
+                result,
+                s.error,
+                final=final,
+                last=item.attempt >= item.max_attempts,
+                max_attempts=settings.webhook_max_attempts,
+            )
             s.status = delivery.status
         await session.flush()
 

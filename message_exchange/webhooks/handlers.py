@@ -217,37 +217,59 @@ async def _record(
 ) -> _Recorded:
     """Write the attempt and the delivery's new state in their own transaction."""
     async with _own_session(ctx) as session, session.begin():
-        repo = WebhookRepository(session)
-        delivery = await repo.get(sid, for_update=True)
+        delivery = await WebhookRepository(session).get(sid, for_update=True)
         if delivery is None:
             raise PermanentJobError(f"webhook delivery {sid} not found")
-        number = delivery.attempts + 1
-        await repo.add_attempt(
-            WebhookAttempt(
-                delivery_sid=sid,
-                attempt=number,
-                started_at=started,
-                duration_ms=result.duration_ms if result else 0,
-                status_code=result.status_code if result else None,
-                error=error,
-                response_body=result.body[:MAX_STORED_BODY_CHARS] if result and result.body else None,
-            )
+        number = await apply_attempt(
+            session, delivery, started, result, error, final=final, last=ctx.is_last_attempt, max_attempts=max_attempts
         )
-        now = utcnow()
-        if final is None and (ctx.is_last_attempt or (max_attempts is not None and number >= max_attempts)):
-            final = DeliveryStatus.FAILED
-        if delivery.status == DeliveryStatus.PENDING.value:
-            delivery.attempts = number
-            delivery.last_status_code = result.status_code if result else None
-            delivery.last_error = error
-            delivery.updated_at = now
-            if final is not None:
-                delivery.status = final.value
-                delivery.finished_at = now
-                if final is DeliveryStatus.FAILED:
-                    await run_failure_hook(session, delivery)
         await session.flush()
         return _Recorded(number, delivery.status)
+
+
+async def apply_attempt(
+    session: AsyncSession,
+    delivery: WebhookDelivery,
+    started: Any,
+    result: WebhookResult | None,
+    error: str | None,
+    *,
+    final: DeliveryStatus | None,
+    last: bool,
+    max_attempts: int | None,
+) -> int:
+    """Add attempt number N to ``delivery`` (locked) and move its state; N.
+
+    ``final`` is what the answer decided (delivered, failed, or None: retry); a retry on the
+    job's last attempt or the delivery's ``max_attempts``-th request fails it instead. A
+    delivery that ends failed runs its purpose's failure hook in this transaction.
+    """
+    number = delivery.attempts + 1
+    session.add(
+        WebhookAttempt(
+            delivery_sid=delivery.sid,
+            attempt=number,
+            started_at=started,
+            duration_ms=result.duration_ms if result else 0,
+            status_code=result.status_code if result else None,
+            error=error,
+            response_body=result.body[:MAX_STORED_BODY_CHARS] if result and result.body else None,
+        )
+    )
+    if final is None and (last or (max_attempts is not None and number >= max_attempts)):
+        final = DeliveryStatus.FAILED
+    if delivery.status == DeliveryStatus.PENDING.value:
+        now = utcnow()
+        delivery.attempts = number
+        delivery.last_status_code = result.status_code if result else None
+        delivery.last_error = error
+        delivery.updated_at = now
+        if final is not None:
+            delivery.status = final.value
+            delivery.finished_at = now
+            if final is DeliveryStatus.FAILED:
+                await run_failure_hook(session, delivery)
+    return number
 
 
 async def _settle(ctx: JobContext, sid: str, status_code: int | None, error: str) -> None:
