@@ -13,6 +13,7 @@ from message_exchange.accounts.service import CallerCache
 from message_exchange.carriers.routes import router as carriers_router
 from message_exchange.config import Settings
 from message_exchange.connect.routes import routers as connect_routers
+from message_exchange.console.routes import routers as console_routers
 from message_exchange.core.crypto import SecretBox
 from message_exchange.core.families import install_exception_handlers
 from message_exchange.core.middleware import BodyLimitMiddleware, RequestContextMiddleware
@@ -92,6 +93,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.include_router(connect_router)
     for msteams_router in msteams_routers:
         app.include_router(msteams_router)
+    for console_router in console_routers:
+        app.include_router(console_router)
     send_handlers: dict[Callable[..., Any], SendHandler] = {
         messages_routes.send_message: messages_routes.accept_message,
         sms_routes.send_sms: sms_routes.accept_sms,
