@@ -6,10 +6,9 @@ unless ``SortBy`` says otherwise. ``/console/records`` lists the Teams and Webex
 (the exchanges' view of the same traffic) with the exchange APIs' filters; a business
 customer's admin sees only its own business customer's Teams records.
 
-No table keeps each status change, so the timeline is read off what is stored: the
-message's creation (queued / received), its ``date_sent`` (sent), its last update (the
-current status), and every status callback that was enqueued — each carries the status it
-reports and the time it was created — with its HTTP attempts.
+The timeline is the message's creation (queued / received) and every status change after
+it, as ``message_events`` recorded them (with the carrier that took it, or the error); the
+callbacks follow, each with its HTTP attempts.
 """
 
 from __future__ import annotations
@@ -32,7 +31,7 @@ from message_exchange.core.sorting import Sort
 from message_exchange.exchange.repository import RecordFilter
 from message_exchange.messages import service as messages
 from message_exchange.messages.filters import query_from_params
-from message_exchange.messages.models import Message
+from message_exchange.messages.models import Message, MessageEvent
 from message_exchange.msteams import render as teams_render
 from message_exchange.msteams import service as teams
 from message_exchange.msteams.models import CHANNEL as TEAMS_CHANNEL
@@ -94,7 +93,7 @@ class Step:
     note: str
 
 
-def timeline(message: Message, callbacks: list[dict[str, Any]]) -> list[Step]:
+def timeline(message: Message, events: list[MessageEvent]) -> list[Step]:
     steps = [
         Step(
             "received" if message.direction == "inbound" else "queued",
@@ -102,16 +101,15 @@ def timeline(message: Message, callbacks: list[dict[str, Any]]) -> list[Step]:
             f"created via {message.created_via}",
         )
     ]
-    if message.date_sent is not None:
-        steps.append(Step("sent", message.date_sent, f"taken by carrier {message.carrier or '—'}"))
-    for callback in callbacks:
-        reported = callback["delivery"].params.get("MessageStatus")
-        if isinstance(reported, str) and reported not in {s.status for s in steps}:
-            steps.append(Step(reported, callback["delivery"].created_at, "reported by a status callback"))
-    if message.status not in {s.status for s in steps}:
-        note = f"error {message.error_code}: {message.error_message}" if message.error_code else "current status"
-        steps.append(Step(message.status, message.date_updated, note))
-    return sorted(steps, key=lambda step: step.at)
+    for event in events:
+        if event.error_code is not None:
+            note = f"error {event.error_code}: {event.error_message or ''}".strip()
+        elif event.carrier:
+            note = f"taken by carrier {event.carrier}"
+        else:
+            note = ""
+        steps.append(Step(event.status, event.occurred_at, note))
+    return steps
 
 
 @router.get("/{sid}")
@@ -125,8 +123,9 @@ async def message_detail(sid: str, console: SignedIn, account: Annotated[str | N
     for delivery in reversed(deliveries):  # oldest first
         _delivery, attempts = await webhooks.get_delivery(console.db, console.user, owner.sid, delivery.sid)
         callbacks.append({"delivery": delivery, "attempts": attempts})
+    events = await messages.message_history(console.db, owner, sid)
     return console.render(
-        "message.html", message=message, steps=timeline(message, callbacks), callbacks=callbacks, account=owner.sid
+        "message.html", message=message, steps=timeline(message, events), callbacks=callbacks, account=owner.sid
     )
 
 

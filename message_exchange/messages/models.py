@@ -50,6 +50,23 @@ class Message(Base):
     options: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True))
 
 
+class MessageEvent(Base):
+    """One status change of a message, as :func:`~message_exchange.messages.service.record_status`
+    made it: its history (the console's timeline). Creation (``queued`` / ``received``) is the
+    message's own ``date_created``; rows start with the first change after it."""
+
+    __tablename__ = "message_events"
+    __table_args__ = (Index("ix_message_events_message_sid_id", "message_sid", "id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    message_sid: Mapped[str] = mapped_column(ForeignKey("messages.sid", ondelete="CASCADE"))
+    status: Mapped[str] = mapped_column(String(16))
+    error_code: Mapped[int | None] = mapped_column(Integer)
+    error_message: Mapped[str | None] = mapped_column(Text)
+    carrier: Mapped[str | None] = mapped_column(String(64))
+    occurred_at: Mapped[datetime]
+
+
 class MessageView(Protocol):
     """What rendering a message reads: a stored :class:`Message` or a just-accepted one."""
 

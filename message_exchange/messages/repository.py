@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
 from message_exchange.core.sorting import Sort
-from message_exchange.messages.models import Message
+from message_exchange.messages.models import Message, MessageEvent
 
 SORTABLE: dict[str, InstrumentedAttribute[Any]] = {
     "DateCreated": Message.date_created,
@@ -102,6 +102,10 @@ class MessageRepository:
         )
         found = (await self.session.execute(query)).scalars()
         return {message.carrier_message_id: message for message in found if message.carrier_message_id}
+
+    async def events(self, sid: str) -> list[MessageEvent]:
+        query = select(MessageEvent).where(MessageEvent.message_sid == sid).order_by(MessageEvent.id)
+        return list((await self.session.execute(query)).scalars())
 
     async def get_for_account(self, account_sid: str, sid: str) -> Message | None:
         query = select(Message).where(Message.sid == sid, Message.account_sid == account_sid)

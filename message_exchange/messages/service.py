@@ -31,7 +31,7 @@ from message_exchange.inbound.optout import ensure_not_opted_out, unsubscribed
 from message_exchange.inbound.repository import InboundRepository
 from message_exchange.jobs.service import enqueue, enqueue_many
 from message_exchange.messages.addresses import ChannelAddress
-from message_exchange.messages.models import SID_PREFIX, AcceptedMessage, Message
+from message_exchange.messages.models import SID_PREFIX, AcceptedMessage, Message, MessageEvent
 from message_exchange.messages.repository import SORTABLE, MessageFilter, MessageRepository
 from message_exchange.messages.status import CALLBACK_STATUSES, MessageStatus, advance
 from message_exchange.numbers.models import IncomingPhoneNumber
@@ -329,8 +329,18 @@ async def record_status(session: AsyncSession, message: Message, event: StatusEv
         message.carrier_message_id = event.carrier_message_id
     if moved is MessageStatus.SENT and message.date_sent is None:
         message.date_sent = now
-    # No flush here: a batch of status changes goes out as one executemany UPDATE at the next
-    # flush (a query, the commit) instead of one statement per change.
+    # No flush here: a batch of status changes goes out as one executemany UPDATE (and one
+    # multi-row insert of their history) at the next flush instead of statements per change.
+    session.add(
+        MessageEvent(
+            message_sid=message.sid,
+            status=moved.value,
+            error_code=event.error_code,
+            error_message=event.error_message,
+            carrier=event.carrier,
+            occurred_at=now,
+        )
+    )
     if message.status_callback and moved in CALLBACK_STATUSES:
         await enqueue_delivery(
             session,
@@ -355,6 +365,12 @@ async def apply_carrier_report(
         return False
     await record_status(session, message, event)
     return True
+
+
+async def message_history(session: AsyncSession, account: Account, sid: str) -> list[MessageEvent]:
+    """Every status change of one of ``account``'s messages, oldest first (NotFound as :func:`get_message`)."""
+    await get_message(session, account, sid)
+    return await MessageRepository(session).events(sid)
 
 
 async def get_message(session: AsyncSession, account: Account, sid: str) -> Message:

@@ -231,7 +231,9 @@ async def test_message_log_filters_and_detail_with_callback_attempts(
     detail = await signed_in.get(f"/console/messages/{sent[0]}")
     assert detail.status_code == 200
     text = detail.text[detail.text.index("Status timeline") :]
-    assert text.index(">queued<") < text.index(">sent<") < text.index(">delivered<")
+    # Every status change as message_events kept it, in order, with who took the message.
+    assert text.index(">queued<") < text.index(">sending<") < text.index(">sent<") < text.index(">delivered<")
+    assert "taken by carrier sandbox" in text
     assert sink.url("/status") in text
     assert "<td>500</td>" in text and "<td>200</td>" in text  # the failed first attempt, then the retry
     assert (await signed_in.get("/console/messages/SM00000000000000000000000000000000")).status_code == 404
