@@ -104,7 +104,11 @@ class MessageRepository:
         return {message.carrier_message_id: message for message in found if message.carrier_message_id}
 
     async def events(self, sid: str) -> list[MessageEvent]:
-        query = select(MessageEvent).where(MessageEvent.message_sid == sid).order_by(MessageEvent.id)
+        query = (
+            select(MessageEvent)
+            .where(MessageEvent.message_sid == sid)
+            .order_by(MessageEvent.occurred_at, MessageEvent.id)
+        )
         return list((await self.session.execute(query)).scalars())
 
     async def get_for_account(self, account_sid: str, sid: str) -> Message | None:

@@ -31,7 +31,7 @@ from message_exchange.inbound.optout import ensure_not_opted_out, unsubscribed
 from message_exchange.inbound.repository import InboundRepository
 from message_exchange.jobs.service import enqueue, enqueue_many
 from message_exchange.messages.addresses import ChannelAddress
-from message_exchange.messages.models import SID_PREFIX, AcceptedMessage, Message, MessageEvent
+from message_exchange.messages.models import SID_PREFIX, AcceptedMessage, Message, MessageEvent, event_id
 from message_exchange.messages.repository import SORTABLE, MessageFilter, MessageRepository
 from message_exchange.messages.status import CALLBACK_STATUSES, MessageStatus, advance
 from message_exchange.numbers.models import IncomingPhoneNumber
@@ -333,6 +333,7 @@ async def record_status(session: AsyncSession, message: Message, event: StatusEv
     # multi-row insert of their history) at the next flush instead of statements per change.
     session.add(
         MessageEvent(
+            id=event_id(),
             message_sid=message.sid,
             status=moved.value,
             error_code=event.error_code,

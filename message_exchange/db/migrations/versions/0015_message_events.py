@@ -20,7 +20,7 @@ depends_on = None
 def upgrade() -> None:
     op.create_table(
         "message_events",
-        sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
+        sa.Column("id", sa.String(40), nullable=False),
         sa.Column("message_sid", sa.String(34), nullable=False),
         sa.Column("status", sa.String(16), nullable=False),
         sa.Column("error_code", sa.Integer(), nullable=True),
@@ -35,9 +35,9 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_message_events")),
     )
-    op.create_index("ix_message_events_message_sid_id", "message_events", ["message_sid", "id"])
+    op.create_index("ix_message_events_message_sid_occurred_at", "message_events", ["message_sid", "occurred_at"])
 
 
 def downgrade() -> None:
-    op.drop_index("ix_message_events_message_sid_id", table_name="message_events")
+    op.drop_index("ix_message_events_message_sid_occurred_at", table_name="message_events")
     op.drop_table("message_events")
