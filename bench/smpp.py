@@ -197,7 +197,8 @@ async def run(args: argparse.Namespace, env: dict[str, str], tmp: Path) -> str:
             f"smpp e2e: accepted {ok} ({bad} refused) at {ok / accept_elapsed:,.0f}/s; "
             f"delivered in the database {db_done[0]} in {db_done[1]:.1f}s = {db_done[0] / db_done[1]:,.0f} msg/s; "
             f"delivered callbacks {len(sink.delivered)} in {e2e:.1f}s = {len(sink.delivered) / e2e:,.0f} msg/s; "
-            f"lost {ok - len(sink.delivered)}; submits {stats['submits']} accepted {stats['accepted']} "
+            f"lost {ok - (db_done[0] if args.no_callbacks else len(sink.delivered))}; "
+            f"submits {stats['submits']} accepted {stats['accepted']} "
             f"dup parts {stats['duplicates']}; receipts {stats['receipts']}; "
             f"server CPU {cpu / e2e:.0%} of a core; callbacks by status {dict(sorted(sink.statuses.items()))}"
         )
