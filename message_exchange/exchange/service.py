@@ -6,12 +6,20 @@ chat user(s) and that handset, in one chat space.
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from message_exchange.accounts import service as accounts
+from message_exchange.core.errors import BadRequest
 from message_exchange.core.sids import new_sid
 from message_exchange.db.base import utcnow
 from message_exchange.exchange.models import CONVERSATION_PREFIX, Conversation, ExchangeMessage
 from message_exchange.exchange.repository import ExchangeRepository
+from message_exchange.messages.addresses import ChannelAddress
+from message_exchange.messages.models import Message
+from message_exchange.messages.service import TWILIO_API, build_draft, send_message
+from message_exchange.numbers.service import find_by_phone_number
 
 INBOUND = "INBOUND"
 OUTBOUND = "OUTBOUND"
@@ -98,3 +106,40 @@ def set_status(record: ExchangeMessage, status: str, code: str | None = None, me
         record.channel_error_code = code
         record.channel_error_message = message
     record.date_updated = utcnow()
+
+
+async def send_from_mapped_number(
+    session: AsyncSession,
+    *,
+    via: str,
+    number: str,
+    mapping_account_sid: str,
+    remote: str,
+    text: str,
+    media: list[dict[str, Any]],
+) -> tuple[Message | None, BadRequest | None]:
+    """A chat user's SMS (or MMS, with ``media``) from the mapped ``number`` to ``remote``, through
+    the Messages pipeline (``created_via`` = the channel ``via``): the message, or why it was refused.
+
+    Only a number's owner may send from it, so it goes out (and is billed) as the account that
+    owns the number — a CSP may map a number one of its sub-accounts owns. A number that is
+    gone falls back to the mapping's account, and the pipeline's refusal (21606) is returned
+    for the chat user to see.
+    """
+    owner = await find_by_phone_number(session, number)
+    account = await accounts.get_by_sid(session, owner.account_sid if owner is not None else mapping_account_sid)
+    channel = "mms" if media else "sms"
+    try:
+        draft = build_draft(
+            sender=ChannelAddress(channel, number),
+            recipient=ChannelAddress(channel, remote),
+            body=text,
+            media=media,
+            status_callback=None,
+            status_callback_method=None,
+            created_via=via,
+            names=TWILIO_API,
+        )
+        return await send_message(session, account, draft, TWILIO_API), None
+    except BadRequest as exc:
+        return None, exc

@@ -32,7 +32,6 @@ from urllib.parse import urlsplit
 import orjson
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from message_exchange.accounts import service as accounts
 from message_exchange.config import Settings
 from message_exchange.core.crypto import SecretBox
 from message_exchange.core.errors import BadRequest, Unauthorized
@@ -44,9 +43,6 @@ from message_exchange.exchange.models import ChatReceipt, Conversation
 from message_exchange.exchange.repository import ExchangeRepository
 from message_exchange.jobs.registry import JobContext, RetryLater, job_handler
 from message_exchange.jobs.service import enqueue
-from message_exchange.messages.addresses import ChannelAddress
-from message_exchange.messages.models import Message
-from message_exchange.messages.service import TWILIO_API, build_draft, send_message
 from message_exchange.msteams.auth import service_host_allowed, verify_request
 from message_exchange.msteams.bridge import (
     REPLY_KEY,
@@ -74,7 +70,6 @@ from message_exchange.msteams.models import (
 )
 from message_exchange.msteams.repository import TeamsRepository
 from message_exchange.msteams.service import CLOSED_NOTICE, INACTIVE_NOTICE
-from message_exchange.numbers import service as numbers
 from message_exchange.webex.relay import split_number
 
 log = get_logger("mx.msteams")
@@ -330,26 +325,15 @@ class _Relayer:
             local=mapping.external_address,
             remote=target.remote,
         )
-        channel = "mms" if media else "sms"
-        # Only a number's owner may send from it: a number a sub-account owns sends (and bills) as that account.
-        number = await numbers.find_by_phone_number(self.session, mapping.external_address)
-        account = await accounts.get_by_sid(self.session, number.account_sid if number else mapping.account_sid)
-        sms: Message | None = None
-        problem: BadRequest | None = None
-        try:
-            draft = build_draft(
-                sender=ChannelAddress(channel, mapping.external_address),
-                recipient=ChannelAddress(channel, target.remote),
-                body=target.text,
-                media=media,
-                status_callback=None,
-                status_callback_method=None,
-                created_via=CHANNEL,
-                names=TWILIO_API,
-            )
-            sms = await send_message(self.session, account, draft, TWILIO_API)
-        except BadRequest as exc:
-            problem = exc
+        sms, problem = await exchange.send_from_mapped_number(
+            self.session,
+            via=CHANNEL,
+            number=mapping.external_address,
+            mapping_account_sid=mapping.account_sid,
+            remote=target.remote,
+            text=target.text,
+            media=media,
+        )
         record = await exchange.add_record(
             self.session,
             sid_prefix=MESSAGE_PREFIX,

@@ -29,10 +29,7 @@ from message_exchange.exchange.models import ChatReceipt, Conversation
 from message_exchange.exchange.repository import ExchangeRepository
 from message_exchange.jobs.registry import JobContext, RetryLater, job_handler
 from message_exchange.jobs.service import enqueue
-from message_exchange.messages.addresses import ChannelAddress
-from message_exchange.messages.models import Message
-from message_exchange.messages.service import TWILIO_API, build_draft, send_message
-from message_exchange.numbers.service import find_by_phone_number, normalize_e164
+from message_exchange.numbers.service import normalize_e164
 from message_exchange.webex.bot import client_for, public_base
 from message_exchange.webex.bridge import load_conversation as _conversation
 from message_exchange.webex.bridge import open_space, signature
@@ -154,18 +151,6 @@ async def relay(ctx: JobContext, payload: dict[str, Any]) -> None:
         raise RetryLater(exc.retry_after, "webex throttled") from None
 
 
-async def _sender_account(session: AsyncSession, mapping: Mapping) -> str:
-    """Who sends the SMS: the account owning the mapped number.
-
-    A CSP may map a number one of its sub-accounts owns; the SMS then goes out (and is
-    billed) as that sub-account, since only a number's owner may send from it. A number
-    that is gone falls back to the mapping's account (the pipeline then refuses it, 21606,
-    and the user sees why in the space).
-    """
-    number = await find_by_phone_number(session, mapping.external_address)
-    return number.account_sid if number is not None else mapping.account_sid
-
-
 class _Relayer:
     """One user message from Webex on its way to a handset."""
 
@@ -258,25 +243,16 @@ class _Relayer:
         files = [str(url) for url in self.message.get("files") or [] if isinstance(url, str)]
         if not text.strip() and not files:
             return False
-        channel = "mms" if files else "sms"
         media = [{"url": media_url(self.box, self.bot, self.settings, url), "content_type": None} for url in files]
-        account = await accounts.get_by_sid(self.session, await _sender_account(self.session, mapping))
-        sms: Message | None = None
-        problem: BadRequest | None = None
-        try:
-            draft = build_draft(
-                sender=ChannelAddress(channel, mapping.external_address),
-                recipient=ChannelAddress(channel, conversation.remote_address),
-                body=text.strip(),
-                media=media,
-                status_callback=None,
-                status_callback_method=None,
-                created_via=CHANNEL,
-                names=TWILIO_API,
-            )
-            sms = await send_message(self.session, account, draft, TWILIO_API)
-        except BadRequest as exc:
-            problem = exc
+        sms, problem = await exchange.send_from_mapped_number(
+            self.session,
+            via=CHANNEL,
+            number=mapping.external_address,
+            mapping_account_sid=mapping.account_sid,
+            remote=conversation.remote_address,
+            text=text.strip(),
+            media=media,
+        )
         record = await exchange.add_record(
             self.session,
             sid_prefix=SID_PREFIX,
