@@ -116,12 +116,8 @@ async def enqueue_many(
     queue: str | None = None,
 ) -> list[str]:
     """Add one job of ``kind`` per payload in a single multi-row insert; their ids in order."""
-    if not kind or len(kind) > 64:
-        raise ValueError("a job kind is 1 to 64 characters")
     if queue is not None and not 0 < len(queue) <= 64:
         raise ValueError("a queue name is 1 to 64 characters")
-    if max_attempts is not None and max_attempts < 1:
-        raise ValueError("max_attempts must be at least 1")
     if run_at is not None and delay is not None:
         raise ValueError("give run_at or delay, not both")
     if run_at is not None and run_at.tzinfo is None:
@@ -129,57 +125,50 @@ async def enqueue_many(
     now = utcnow()
     if delay is not None:
         run_at = now + (delay if isinstance(delay, timedelta) else timedelta(seconds=delay))
-    rows: list[dict[str, Any]] = []
-    for payload in payloads:
-        if not isinstance(payload, dict):
-            raise TypeError("a job payload is a JSON object (dict)")
-        rows.append(
-            {
-                "id": new_sid(SID_PREFIX),
-                "kind": kind,
-                "payload": payload,
-                "queue": queue,
-                "status": JobStatus.PENDING.value,
-                "attempts": 0,
-                "max_attempts": max_attempts,
-                "run_at": run_at or now,
-                "lease_expires_at": None,
-                "locked_by": None,
-                "last_error": None,
-                "created_at": now,
-                "updated_at": now,
-                "finished_at": None,
-            }
-        )
+    rows = [
+        _job_row(kind, payload, now=now, run_at=run_at or now, max_attempts=max_attempts, queue=queue)
+        for payload in payloads
+    ]
     await repository.insert_jobs(session, rows)
     if rows:
         session.sync_session.info.setdefault(_WAKE_ON_COMMIT, set()).add(kind)
     return [row["id"] for row in rows]
 
 
+def _job_row(
+    kind: str, payload: dict[str, Any], *, now: datetime, run_at: datetime, max_attempts: int | None, queue: str | None
+) -> dict[str, Any]:
+    """A new pending job's column values; the checks every way of enqueuing shares."""
+    if not kind or len(kind) > 64:
+        raise ValueError("a job kind is 1 to 64 characters")
+    if max_attempts is not None and max_attempts < 1:
+        raise ValueError("max_attempts must be at least 1")
+    if not isinstance(payload, dict):
+        raise TypeError("a job payload is a JSON object (dict)")
+    return {
+        "id": new_sid(SID_PREFIX),
+        "kind": kind,
+        "payload": payload,
+        "queue": queue,
+        "status": JobStatus.PENDING.value,
+        "attempts": 0,
+        "max_attempts": max_attempts,
+        "run_at": run_at,
+        "lease_expires_at": None,
+        "locked_by": None,
+        "last_error": None,
+        "created_at": now,
+        "updated_at": now,
+        "finished_at": None,
+    }
+
+
 def add_job(session: AsyncSession, kind: str, payload: dict[str, Any], *, max_attempts: int | None = None) -> str:
     """Like :func:`enqueue` (due now), but through the session's unit of work: no statement now;
     the job is inserted at the next flush, together with every other one added meanwhile (one
     multi-row insert for a batch's callbacks instead of one statement each)."""
-    if not kind or len(kind) > 64:
-        raise ValueError("a job kind is 1 to 64 characters")
     now = utcnow()
-    job = Job(
-        id=new_sid(SID_PREFIX),
-        kind=kind,
-        payload=payload,
-        queue=None,
-        status=JobStatus.PENDING.value,
-        attempts=0,
-        max_attempts=max_attempts,
-        run_at=now,
-        lease_expires_at=None,
-        locked_by=None,
-        last_error=None,
-        created_at=now,
-        updated_at=now,
-        finished_at=None,
-    )
+    job = Job(**_job_row(kind, payload, now=now, run_at=now, max_attempts=max_attempts, queue=None))
     session.add(job)
     session.sync_session.info.setdefault(_WAKE_ON_COMMIT, set()).add(kind)
     return job.id

@@ -15,11 +15,11 @@ A process that dies leaves its jobs ``running``; once their lease expires any wo
 them again and the lost attempt is recorded ``lease_expired``.
 
 Kinds with a :func:`~message_exchange.jobs.registry.batch_handler` (dispatch, sandbox
-receipts) are claimed apart, up to ``MX_WORKER_BATCH_SIZE`` at a time, and run as one
-transaction per batch: claim, handler and completion of all its jobs in three commits in
-all, instead of two per job. A batch runs as one of the worker's concurrent tasks; the jobs
-its handler leaves (and every job of a batch whose handler failed) run one at a time
-afterwards, at most ``MX_WORKER_CONCURRENCY`` at once.
+receipts, webhook deliveries) are claimed apart, kind by kind in round robin, up to
+``MX_WORKER_BATCH_SIZE`` at a time, and each batch runs as one transaction: the claim and
+the batch commit twice for all its jobs instead of twice per job. A batch runs as one of
+the worker's concurrent tasks; the jobs its handler leaves (and every job of a batch whose
+handler failed) run one at a time afterwards, at most ``MX_WORKER_CONCURRENCY`` at once.
 """
 
 from __future__ import annotations
@@ -110,6 +110,7 @@ class Worker:
         # Handlers register on import; a worker knows every kind it may claim before it claims.
         load_handler_modules(settings.job_modules)
         self._batch_kinds = batch_kinds()
+        self._batch_kind_set = frozenset(self._batch_kinds)
         self._batch_size = settings.worker_batch_size
         self._batches: set[asyncio.Task[None]] = set()
         # With batch kinds, the one-by-one claim (every kind but those) walks past every due
@@ -138,7 +139,7 @@ class Worker:
 
         ``kinds``: what was enqueued, if known; only batch kinds spare the one-by-one claim.
         """
-        if not kinds or not set(kinds) <= set(self._batch_kinds):
+        if not kinds or not self._batch_kind_set.issuperset(kinds):
             self._singles_due = True
         loop, wake_event = self._loop, self._wake_event
         if loop is None or wake_event is None or loop.is_closed():
@@ -201,7 +202,7 @@ class Worker:
         batches: dict[str, list[ClaimedJob]] = {}
         single: list[ClaimedJob] = []
         for job in claimed:
-            if job.kind in self._batch_kinds:
+            if job.kind in self._batch_kind_set:
                 batches.setdefault(job.kind, []).append(job)
             else:
                 single.append(job)
@@ -317,16 +318,16 @@ class Worker:
         if handler is not None:
             started = time.monotonic()
             JOBS_RUNNING.inc(len(jobs))
-            finished = 0
+            outcomes: dict[str, AttemptOutcome] = {}
             try:
-                finished, rest = await self._execute_batch(handler, kind, jobs)
+                outcomes = await self._execute_batch(handler, kind, jobs)
             finally:
                 JOBS_RUNNING.dec(len(jobs))
-                if finished:
-                    elapsed = time.monotonic() - started
-                    JOBS_FINISHED.labels(kind, AttemptOutcome.SUCCEEDED.value).inc(finished)
-                    for _ in range(finished):
-                        JOB_DURATION.labels(kind).observe(elapsed)
+                elapsed = time.monotonic() - started
+                for outcome in outcomes.values():
+                    JOBS_FINISHED.labels(kind, outcome.value).inc()
+                    JOB_DURATION.labels(kind).observe(elapsed)
+            rest = [job for job in jobs if job.id not in outcomes]
         if rest:
             slots = asyncio.Semaphore(self.concurrency)
 
@@ -338,8 +339,8 @@ class Worker:
 
     async def _execute_batch(
         self, handler: BatchHandler, kind: str, jobs: list[ClaimedJob]
-    ) -> tuple[int, list[ClaimedJob]]:
-        """(how many finished in the batch, the jobs left to run one by one)."""
+    ) -> dict[str, AttemptOutcome]:
+        """How each job the batch settled ended (committed); the others run one by one."""
         items = [BatchItem(job.id, job.attempt, job.max_attempts, job.payload) for job in jobs]
         async with self.session_factory() as session:
             context = BatchContext(
@@ -347,41 +348,46 @@ class Worker:
             )
             try:
                 done = set(await handler(context))
-                now = utcnow()
-                fences = [job.fence for job in jobs if job.id in done]
-                settled = await repository.settle_succeeded(session, fences, now=now)
-                for job in jobs:
-                    if not settled or job.id in done:
-                        continue
-                    if job.id in context.failures:
-                        error = context.failures[job.id][:MAX_ERROR_CHARS]
-                        settled = await repository.settle(
-                            session, job.fence, outcome=AttemptOutcome.DEAD, now=now, error=error
-                        )
-                    elif job.id in context.retries:
-                        delay, reason = context.retries[job.id]
-                        if job.attempt >= job.max_attempts:
-                            outcome, retry_at = AttemptOutcome.DEAD, None
-                        else:
-                            outcome, retry_at = AttemptOutcome.FAILED, now + timedelta(seconds=delay)
-                        settled = await repository.settle(
-                            session,
-                            job.fence,
-                            outcome=outcome,
-                            now=now,
-                            error=reason[:MAX_ERROR_CHARS],
-                            retry_at=retry_at,
-                        )
-                if settled:
+                outcomes = await self._settle_batch(session, context, jobs, done)
+                if outcomes is not None:
                     await session.commit()
-                    handled = done | set(context.failures) | set(context.retries)
-                    return len(fences), [job for job in jobs if job.id not in handled]
+                    return outcomes
                 await session.rollback()
                 log.warning("a lease was lost during a batch; its jobs run one at a time", kind=kind, jobs=len(jobs))
             except Exception:
                 await session.rollback()
                 log.exception("batch handler failed; its jobs run one at a time", kind=kind, jobs=len(jobs))
-        return 0, jobs
+        return {}
+
+    async def _settle_batch(
+        self, session: AsyncSession, context: BatchContext, jobs: list[ClaimedJob], done: set[str]
+    ) -> dict[str, AttemptOutcome] | None:
+        """Record how the handler settled each job, fenced; None when a lease was lost (roll back)."""
+        now = utcnow()
+        if not await repository.settle_succeeded(session, [job.fence for job in jobs if job.id in done], now=now):
+            return None
+        outcomes = dict.fromkeys(done & {job.id for job in jobs}, AttemptOutcome.SUCCEEDED)
+        for job in jobs:
+            retry_at = None
+            if job.id in done:
+                continue
+            if job.id in context.failures:
+                outcome, error = AttemptOutcome.DEAD, context.failures[job.id]
+            elif job.id in context.retries:
+                delay, error = context.retries[job.id]
+                if job.attempt >= job.max_attempts:
+                    outcome = AttemptOutcome.DEAD
+                else:
+                    outcome, retry_at = AttemptOutcome.FAILED, now + timedelta(seconds=delay)
+            else:
+                continue
+            error = error[:MAX_ERROR_CHARS]
+            if not await repository.settle(
+                session, job.fence, outcome=outcome, now=now, error=error, retry_at=retry_at
+            ):
+                return None
+            outcomes[job.id] = outcome
+        return outcomes
 
     async def _run_job(self, job: ClaimedJob) -> None:
         started = time.monotonic()

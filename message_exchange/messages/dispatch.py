@@ -197,23 +197,6 @@ async def _offer(
     return None
 
 
-async def _record_sent(session: AsyncSession, sid: str, carrier: str, result: SubmitResult) -> None:
-    message = await _locked(session, sid)
-    if message.status != MessageStatus.QUEUED:
-        # Another attempt got here first (its lease was taken over): this submission was a resend.
-        log.warning(
-            "message submitted again after another attempt recorded it",
-            sid=sid,
-            carrier=carrier,
-            carrier_message_id=result.carrier_message_id,
-            recorded_carrier=message.carrier,
-        )
-        return
-    await record_status(session, message, StatusEvent(MessageStatus.SENDING))
-    accepted = StatusEvent(MessageStatus.SENT, carrier=carrier, carrier_message_id=result.carrier_message_id)
-    await record_status(session, message, accepted)
-
-
 @job_handler(DISPATCH_JOB)
 async def dispatch(ctx: JobContext, payload: dict[str, Any]) -> None:
     session = ctx.session
@@ -235,15 +218,8 @@ async def dispatch(ctx: JobContext, payload: dict[str, Any]) -> None:
     offered = await _offer(session, ctx.settings, carriers, outbound, unavailable, may_steer=steered_to is None)
     if offered is not None:
         name, outcome = offered
-        if isinstance(outcome, Steer):
-            log.info("carrier up on other nodes only; steering the message to them", sid=sid, carrier=name)
-            # The same kind: a wrapper (the Messaging API's expiry check) runs again on the other node.
-            await enqueue(session, ctx.kind, {**payload, STEERED_TO: name}, queue=carrier_queue(name))
-            return
-        if isinstance(outcome, CarrierRejected):
-            await _finish(session, sid, SENDING, _rejected(outcome))
-        elif isinstance(outcome, SubmitResult):
-            await _record_sent(session, sid, name, outcome)
+        if not isinstance(outcome, ToSandbox):  # (only offered without a session)
+            await _record_offer(session, ctx.kind, await _locked(session, sid), name, outcome)
         return
     summary = "; ".join(unavailable)
     if not ctx.is_last_attempt:
@@ -325,10 +301,14 @@ async def dispatch_batch(ctx: BatchContext) -> list[str]:
 async def _record_offer(
     session: AsyncSession, kind: str, message: Message, name: str, outcome: SubmitResult | CarrierRejected | Steer
 ) -> None:
-    """What a network carrier of a batch said, recorded in the batch's second transaction."""
+    """What a network carrier said (or that the message goes to another node), recorded on the
+    locked ``message`` after the submit, outside the transaction that read it."""
     if message.status != MessageStatus.QUEUED:
-        log.warning("message settled elsewhere while the batch submitted it", sid=message.sid, carrier=name)
+        # Another attempt got here first (its lease was taken over): this submission was a resend.
+        log.warning("message settled elsewhere while this attempt submitted it", sid=message.sid, carrier=name)
     elif isinstance(outcome, Steer):
+        log.info("carrier up on other nodes only; steering the message to them", sid=message.sid, carrier=name)
+        # The same kind: a wrapper (the Messaging API's expiry check) runs again on the other node.
         await enqueue(session, kind, {"sid": message.sid, STEERED_TO: name}, queue=carrier_queue(name))
     elif isinstance(outcome, CarrierRejected):
         await record_status(session, message, SENDING)

@@ -20,7 +20,6 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
@@ -28,12 +27,9 @@ from message_exchange.accounts import service as accounts
 from message_exchange.config import Settings
 from message_exchange.core.crypto import SecretBox
 from message_exchange.core.logging import get_logger
-from message_exchange.db.base import utcnow
 from message_exchange.jobs import service as jobs
 from message_exchange.jobs.registry import BatchContext, BatchItem, batch_handler
-from message_exchange.webhooks.client import WebhookResult, send_webhook
-from message_exchange.webhooks.guard import WebhookRefused
-from message_exchange.webhooks.handlers import apply_attempt, json_body, response_hook
+from message_exchange.webhooks.handlers import Sent, apply_attempt, response_hook, send_delivery
 from message_exchange.webhooks.models import DeliveryStatus, WebhookDelivery
 from message_exchange.webhooks.repository import WebhookRepository
 from message_exchange.webhooks.service import DELIVER_JOB
@@ -46,10 +42,7 @@ MAX_CONCURRENT_LINES = 32
 @dataclass(slots=True)
 class _Sent:
     delivery: WebhookDelivery
-    started: datetime
-    result: WebhookResult | None
-    error: str | None
-    refused: bool = False
+    sent: Sent
     number: int = 0
     status: str = DeliveryStatus.PENDING.value
 
@@ -58,29 +51,9 @@ async def _send_line(deliveries: Sequence[WebhookDelivery], tokens: dict[str, st
     """Send a line's deliveries in order; stop after the first that is not a 2xx."""
     sent: list[_Sent] = []
     for delivery in deliveries:
-        started = utcnow()
-        try:
-            result: WebhookResult | None = await send_webhook(
-                delivery.url,
-                delivery.method,
-                delivery.params,
-                auth_token=tokens[delivery.account_sid],
-                settings=settings,
-                json_body=json_body(delivery),
-            )
-        except WebhookRefused as exc:
-            sent.append(_Sent(delivery, started, None, exc.message, refused=True))
-            break
-        except Exception as exc:  # a bug or an odd transport failure: an attempt like any other
-            log.exception("webhook request raised", delivery_sid=delivery.sid)
-            result = WebhookResult(
-                url=delivery.url, status_code=None, body="", content_type=None, duration_ms=0, error=repr(exc)[:2000]
-            )
-        assert result is not None
-        sent.append(
-            _Sent(delivery, started, result, result.error or (None if result.ok else f"HTTP {result.status_code}"))
-        )
-        if not result.ok:
+        one = await send_delivery(delivery, tokens[delivery.account_sid], settings)
+        sent.append(_Sent(delivery, one))
+        if one.final is not DeliveryStatus.DELIVERED:
             break
     return sent
 
@@ -93,20 +66,13 @@ async def _record_all(engine: AsyncEngine, sent: list[_Sent], items: dict[str, B
         for s in sent:
             delivery = current[s.delivery.sid]
             item = items[delivery.sid]
-            result = s.result
-            if result is not None and result.ok:
-                final: DeliveryStatus | None = DeliveryStatus.DELIVERED
-            elif s.refused or (result is not None and not result.retryable):
-                final = DeliveryStatus.FAILED
-            else:
-                final = None
             s.number = await apply_attempt(
                 session,
                 delivery,
-                s.started,
-                result,
-                s.error,
-                final=final,
+                s.sent.started,
+                s.sent.result,
+                s.sent.error,
+                final=s.sent.final,
                 last=item.attempt >= item.max_attempts,
                 max_attempts=settings.webhook_max_attempts,
             )
@@ -165,15 +131,15 @@ async def deliver_many(ctx: BatchContext) -> list[str]:
         job_id = items[s.delivery.sid].job_id
         if s.status == DeliveryStatus.DELIVERED.value:
             hook = response_hook(s.delivery.purpose)
-            if hook is not None and s.result is not None:
+            if hook is not None and s.sent.result is not None:
                 attached = await WebhookRepository(ctx.session).get(s.delivery.sid)
                 if attached is not None:
-                    await hook(ctx.session, attached, s.result)
+                    await hook(ctx.session, attached, s.sent.result)
             done.append(job_id)
         elif s.status == DeliveryStatus.FAILED.value:
-            log.info("webhook delivery failed", delivery_sid=s.delivery.sid, attempt=s.number, error=s.error)
-            ctx.fail_permanently(job_id, f"webhook delivery failed after {s.number} attempt(s): {s.error}")
+            log.info("webhook delivery failed", delivery_sid=s.delivery.sid, attempt=s.number, error=s.sent.error)
+            ctx.fail_permanently(job_id, f"webhook delivery failed after {s.number} attempt(s): {s.sent.error}")
         else:
             delay = jobs.backoff_delay(s.number, settings.job_backoff_base_seconds, settings.job_backoff_max_seconds)
-            ctx.retry_later(job_id, delay, f"attempt {s.number} failed: {s.error}")
+            ctx.retry_later(job_id, delay, f"attempt {s.number} failed: {s.sent.error}")
     return done

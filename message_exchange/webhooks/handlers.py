@@ -30,11 +30,14 @@ error) no longer holds the line.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from message_exchange.accounts import service as accounts
+from message_exchange.config import Settings
 from message_exchange.core.crypto import SecretBox
 from message_exchange.core.logging import get_logger
 from message_exchange.db.base import utcnow
@@ -125,6 +128,41 @@ async def _order_wait(repo: WebhookRepository, delivery: WebhookDelivery) -> flo
     return min(max(until, ORDER_WAIT_MIN_SECONDS), ORDER_WAIT_MAX_SECONDS)
 
 
+@dataclass(frozen=True, slots=True)
+class Sent:
+    """One request of a delivery: what came back and what it decides."""
+
+    started: datetime
+    result: WebhookResult | None  # None: the SSRF guard refused the target (``error`` says why)
+    error: str | None
+    final: DeliveryStatus | None  # delivered (2xx), failed (refused, 3xx, 4xx) or None: retry
+
+
+async def send_delivery(delivery: WebhookDelivery, auth_token: str, settings: Settings) -> Sent:
+    """Send ``delivery`` once, signed with ``auth_token``; never raises."""
+    started = utcnow()
+    try:
+        result = await send_webhook(
+            delivery.url,
+            delivery.method,
+            delivery.params,
+            auth_token=auth_token,
+            settings=settings,
+            json_body=json_body(delivery),
+        )
+    except WebhookRefused as exc:
+        return Sent(started, None, exc.message, DeliveryStatus.FAILED)
+    except Exception as exc:  # a bug or an odd transport failure: an attempt like any other
+        log.exception("webhook request raised", delivery_sid=delivery.sid)
+        result = WebhookResult(
+            url=delivery.url, status_code=None, body="", content_type=None, duration_ms=0, error=repr(exc)[:2000]
+        )
+    error = result.error or (None if result.ok else f"HTTP {result.status_code}")
+    if result.ok:
+        return Sent(started, result, error, DeliveryStatus.DELIVERED)
+    return Sent(started, result, error, None if result.retryable else DeliveryStatus.FAILED)
+
+
 @job_handler(DELIVER_JOB)
 async def deliver(ctx: JobContext, payload: dict[str, Any]) -> None:
     sid = str(payload.get("delivery_sid", ""))
@@ -144,34 +182,13 @@ async def deliver(ctx: JobContext, payload: dict[str, Any]) -> None:
             raise PermanentJobError("gave up waiting for an earlier delivery")
         raise RetryLater(wait, "an earlier delivery of the same resource and URL is still pending")
 
-    started = utcnow()
-    try:
-        result = await send_webhook(
-            delivery.url,
-            delivery.method,
-            delivery.params,
-            auth_token=token,
-            settings=ctx.settings,
-            json_body=json_body(delivery),
-        )
-    except WebhookRefused as exc:
-        await _record(ctx, sid, started, None, exc.message, final=DeliveryStatus.FAILED)
-        raise PermanentJobError(f"webhook refused: {exc.message}") from None
-    except Exception as exc:  # a bug or an odd transport failure: an attempt like any other
-        log.exception("webhook request raised", delivery_sid=sid)
-        result = WebhookResult(
-            url=delivery.url, status_code=None, body="", content_type=None, duration_ms=0, error=repr(exc)[:2000]
-        )
-
-    error = result.error or (None if result.ok else f"HTTP {result.status_code}")
-    if result.ok:
-        final: DeliveryStatus | None = DeliveryStatus.DELIVERED
-    elif not result.retryable:
-        final = DeliveryStatus.FAILED
-    else:
-        final = None
+    sent = await send_delivery(delivery, token, ctx.settings)
+    result, error = sent.result, sent.error
+    if result is None:
+        await _record(ctx, sid, sent.started, None, error, final=DeliveryStatus.FAILED)
+        raise PermanentJobError(f"webhook refused: {error}")
     attempts = await _record(
-        ctx, sid, started, result, error, final=final, max_attempts=ctx.settings.webhook_max_attempts
+        ctx, sid, sent.started, result, error, final=sent.final, max_attempts=ctx.settings.webhook_max_attempts
     )
     log.info(
         "webhook attempt",

@@ -90,7 +90,7 @@ async def enqueue_delivery(
     method = method.upper()
     if method not in METHODS:
         raise ValueError(f"webhook method must be GET or POST, got {method!r}")
-    return await _store(
+    return _store(
         session,
         account_sid=account_sid,
         resource_sid=resource_sid,
@@ -103,7 +103,7 @@ async def enqueue_delivery(
     )
 
 
-async def _store(
+def _store(
     session: AsyncSession,
     *,
     account_sid: str,
@@ -158,7 +158,7 @@ async def enqueue_json_delivery(
     sha256 of the body>`` and signed over that URL (Twilio's convention for JSON webhooks);
     retried, ordered and recorded like every other delivery.
     """
-    return await _store(
+    return _store(
         session,
         account_sid=account_sid,
         resource_sid=resource_sid,
