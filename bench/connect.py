@@ -25,98 +25,24 @@ import asyncio
 import contextlib
 import json
 import os
-import secrets
 import shutil
-import signal
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import httpx
 from sqlalchemy import func, select
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+sys.path[:0] = [str(ROOT), str(ROOT / "bench")]
+
+from accept import HOST, MX, Server, mx, postgres_database  # noqa: E402
 
 from message_exchange.db.engine import create_engine, create_session_factory  # noqa: E402
 from message_exchange.messages.models import Message  # noqa: E402
-
-MX = Path(sys.executable).parent / "mx"
-HOST = "127.0.0.1"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind((HOST, 0))
-        return int(sock.getsockname()[1])
-
-
-@contextlib.contextmanager
-def postgres_database(admin_dsn: str) -> Iterator[str]:
-    import asyncpg
-
-    name = f"mx_bench_{secrets.token_hex(4)}"
-
-    async def run(sql: str) -> None:
-        conn = await asyncpg.connect(admin_dsn, timeout=5)
-        try:
-            await conn.execute(sql)
-        finally:
-            await conn.close()
-
-    asyncio.run(run(f'CREATE DATABASE "{name}"'))
-    try:
-        host_part = admin_dsn.split("://", 1)[1].rsplit("/", 1)[0]
-        yield f"postgresql+asyncpg://{host_part}/{name}"
-    finally:
-        asyncio.run(run(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-
-
-def mx(env: dict[str, str], *args: str) -> Any:
-    out = subprocess.run([str(MX), *args], env=env, cwd=ROOT, check=True, capture_output=True, text=True, timeout=120)
-    return json.loads(out.stdout.strip().splitlines()[-1])
-
-
-class Server:
-    def __init__(self, env: dict[str, str], log_path: Path) -> None:
-        self.port = free_port()
-        self.log = log_path.open("ab")
-        self.process = subprocess.Popen(
-            [str(MX), "serve", "--host", HOST, "--port", str(self.port)],
-            env=env,
-            cwd=ROOT,
-            stdout=self.log,
-            stderr=self.log,
-        )
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise SystemExit(f"mx serve exited {self.process.returncode}; see {log_path}")
-            with contextlib.suppress(httpx.HTTPError):
-                if httpx.get(f"http://{HOST}:{self.port}/healthz", timeout=1).status_code == 200:
-                    return
-            time.sleep(0.1)
-        raise SystemExit("mx serve did not become ready")
-
-    @property
-    def url(self) -> str:
-        return f"http://{HOST}:{self.port}"
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(30)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-        self.log.close()
 
 
 def body(size: int, offset: int) -> bytes:
@@ -133,7 +59,7 @@ def body(size: int, offset: int) -> bytes:
 def accept(server: Server, key: str, requests: int, size: int) -> list[float]:
     latencies: list[float] = []
     with httpx.Client(
-        base_url=server.url, headers={"key": key, "content-type": "application/json"}, timeout=60
+        base_url=f"http://{HOST}:{server.port}", headers={"key": key, "content-type": "application/json"}, timeout=60
     ) as http:
         for n in range(requests + 3):
             payload = body(size, n * size)
@@ -159,6 +85,30 @@ async def progress(database_url: str) -> tuple[int, int, int]:
         return total, total - counts.get("queued", 0), final
     finally:
         await engine.dispose()
+
+
+def drain(args: argparse.Namespace, server: Server, database_url: str) -> tuple[int, int, int, float | None, float]:
+    """(messages, handed to the carrier, final, seconds until all were handed over, seconds until all final)."""
+    started = time.monotonic()  # the server is up: its startup (imports, migrations) is not drain time
+    spy = None
+    if args.py_spy:
+        spy = subprocess.Popen(
+            [args.py_spy, "record", "-p", str(server.process.pid), "-d", "10", "-r", "200", "-f", "raw",
+             "-o", args.profile, "--nonblocking"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+    try:
+        total, submitted, done = asyncio.run(progress(database_url))
+        submitted_at = None
+        while done < total and time.monotonic() - started < args.drain_timeout:
+            time.sleep(0.5)
+            total, submitted, done = asyncio.run(progress(database_url))
+            if submitted == total and submitted_at is None:
+                submitted_at = time.monotonic() - started
+        return total, submitted, done, submitted_at, time.monotonic() - started
+    finally:
+        if spy is not None:
+            spy.wait(60)
 
 
 def main() -> None:
@@ -207,39 +157,25 @@ def main() -> None:
                 "ACME",
                 "--json",
             )
-            server = Server({**env, "MX_RUN_WORKERS": "false"}, tmp / "serve.log")
+            server = Server({**env, "MX_RUN_WORKERS": "false"}, tmp / "serve-accept.log")
+            server.wait_ready()
             try:
                 latencies = accept(server, service["key"], args.requests, args.size)
             finally:
                 server.stop()
-            server = Server(env, tmp / "serve.log")
-            started = time.monotonic()  # the server is up: its startup (imports, migrations) is not drain time
-            spy = None
-            if args.py_spy:
-                spy = subprocess.Popen(
-                    [args.py_spy, "record", "-p", str(server.process.pid), "-d", "10", "-r", "200", "-f", "raw",
-                     "-o", args.profile, "--nonblocking"],
-                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                )  # fmt: skip
+            server = Server(env, tmp / "serve-drain.log")
+            server.wait_ready()
             try:
-                total, submitted, done = asyncio.run(progress(database_url))
-                submitted_at = None
-                while done < total and time.monotonic() - started < args.drain_timeout:
-                    time.sleep(0.5)
-                    total, submitted, done = asyncio.run(progress(database_url))
-                    if submitted == total and submitted_at is None:
-                        submitted_at = time.monotonic() - started
-                drained = time.monotonic() - started
+                total, submitted, done, submitted_at, drained = drain(args, server, database_url)
             finally:
-                if spy is not None:
-                    spy.wait(60)
                 server.stop()
         quantiles = statistics.quantiles(latencies, n=10)
         print(
             f"connect db={args.db} size={args.size} requests={args.requests} | accept: "
             f"p50={statistics.median(latencies):.1f}ms p90={quantiles[8]:.1f}ms max={max(latencies):.1f}ms "
             f"({args.size * len(latencies) / (sum(latencies) / 1000):.0f} destinations/s) | "
-            f"drain (workers on, from the restarted server's first answer): {submitted}/{total} submitted to the sandbox carrier"
+            f"drain (workers on, from the restarted server's first answer): {submitted}/{total} "
+            "submitted to the sandbox carrier"
             f"{f' in {submitted_at:.1f}s = {total / submitted_at:.0f} msg/s' if submitted_at else ''}, "
             f"{done}/{total} final in {drained:.1f}s = {done / drained:.0f} msg/s"
         )
