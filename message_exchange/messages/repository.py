@@ -103,6 +103,10 @@ class MessageRepository:
         found = (await self.session.execute(query)).scalars()
         return {message.carrier_message_id: message for message in found if message.carrier_message_id}
 
+    def add_event(self, event: MessageEvent) -> None:
+        """No flush: a batch's events are inserted together at its next flush."""
+        self.session.add(event)
+
     async def events(self, sid: str) -> list[MessageEvent]:
         query = (
             select(MessageEvent)

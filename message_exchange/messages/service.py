@@ -331,7 +331,7 @@ async def record_status(session: AsyncSession, message: Message, event: StatusEv
         message.date_sent = now
     # No flush here: a batch of status changes goes out as one executemany UPDATE (and one
     # multi-row insert of their history) at the next flush instead of statements per change.
-    session.add(
+    MessageRepository(session).add_event(
         MessageEvent(
             id=event_id(),
             message_sid=message.sid,
