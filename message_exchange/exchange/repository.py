@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar, TypeVarTuple
 
-from sqlalchemy import ColumnElement, and_, func, or_, select
+from sqlalchemy import ColumnElement, Select, and_, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
@@ -17,6 +17,9 @@ from message_exchange.core.sorting import Sort
 from message_exchange.exchange.models import ChatReceipt, Conversation, ExchangeMessage
 
 LIKE_ESCAPE = "\\"
+
+M = TypeVar("M")
+Ts = TypeVarTuple("Ts")
 
 RECORD_SORTS: dict[str, InstrumentedAttribute[Any]] = {
     "dateCreated": ExchangeMessage.date_created,
@@ -89,6 +92,50 @@ def ordered(sort: Sort, columns: dict[str, Any], tiebreak: Any) -> list[Any]:
     if sort.descending:
         return [column.desc(), tiebreak.desc()]
     return [column.asc(), tiebreak.asc()]
+
+
+async def count_where(session: AsyncSession, model: Any, conditions: Sequence[ColumnElement[bool]]) -> int:
+    """``SELECT count(*) FROM model WHERE conditions`` (a listing's total)."""
+    query = select(func.count()).select_from(model).where(*conditions)
+    return int((await session.execute(query)).scalar_one())
+
+
+def page_of(
+    query: Select[*Ts],
+    conditions: Sequence[ColumnElement[bool]],
+    sort: Sort,
+    columns: dict[str, Any],
+    tiebreak: Any,
+    *,
+    offset: int,
+    limit: int,
+) -> Select[*Ts]:
+    """``query`` filtered by ``conditions``, sorted by ``sort`` (then ``tiebreak``), one page of it."""
+    return query.where(*conditions).order_by(*ordered(sort, columns, tiebreak)).offset(offset).limit(limit)
+
+
+# The period a timestamp falls in, as text (``2019-09-03``, ``2019-09``, ``2019``), in UTC:
+# PostgreSQL's to_char pattern, SQLite's strftime one (SQLite keeps naive UTC).
+_PERIOD_PATTERNS = {"day": ("YYYY-MM-DD", "%Y-%m-%d"), "month": ("YYYY-MM", "%Y-%m"), "year": ("YYYY", "%Y")}
+
+
+async def count_per_period(
+    session: AsyncSession, column: Any, conditions: Sequence[ColumnElement[bool]], period: str
+) -> list[tuple[str, int]]:
+    """The rows matching ``conditions`` counted per ``period`` (day, month, year) of ``column``, oldest
+    first: ``[("2019-09", 12), …]`` (periods without rows left out). One ``GROUP BY`` query."""
+    postgres, sqlite = _PERIOD_PATTERNS[period]
+    if session.get_bind().dialect.name == "postgresql":
+        key = func.to_char(func.timezone("UTC", column), postgres).label("period")
+    else:
+        key = func.strftime(sqlite, column).label("period")
+    query = select(key, func.count()).select_from(column.class_).where(*conditions).group_by(key).order_by(key)
+    return [(str(period), int(count)) for period, count in await session.execute(query)]
+
+
+async def named_rows(session: AsyncSession, query: Select[M, Any, Any]) -> list[tuple[M, str, str]]:
+    """The rows of ``query`` — an item with two names joined to it (say its enterprise's and its creator's)."""
+    return [(row[0], str(row[1]), str(row[2])) for row in await session.execute(query)]
 
 
 @dataclass(frozen=True, slots=True)
@@ -218,16 +265,17 @@ class ExchangeRepository:
 
     async def count_records(self, flt: RecordFilter) -> int:
         visible = await visible_accounts(self.session, flt.lineage)
-        query = select(func.count()).select_from(ExchangeMessage).where(*flt.conditions(visible))
-        return int((await self.session.execute(query)).scalar_one())
+        return await count_where(self.session, ExchangeMessage, flt.conditions(visible))
 
     async def page_records(self, flt: RecordFilter, sort: Sort, *, offset: int, limit: int) -> list[ExchangeMessage]:
         visible = await visible_accounts(self.session, flt.lineage)
-        query = (
-            select(ExchangeMessage)
-            .where(*flt.conditions(visible))
-            .order_by(*ordered(sort, RECORD_SORTS, ExchangeMessage.sid))
-            .offset(offset)
-            .limit(limit)
+        query = page_of(
+            select(ExchangeMessage),
+            flt.conditions(visible),
+            sort,
+            RECORD_SORTS,
+            ExchangeMessage.sid,
+            offset=offset,
+            limit=limit,
         )
         return list((await self.session.execute(query)).scalars())

@@ -19,7 +19,7 @@ from message_exchange.exchange.repository import ExchangeRepository
 from message_exchange.messages.addresses import ChannelAddress
 from message_exchange.messages.models import Message
 from message_exchange.messages.service import TWILIO_API, build_draft, send_message
-from message_exchange.numbers.service import find_by_phone_number
+from message_exchange.numbers.service import find_by_phone_number, remove_number
 
 INBOUND = "INBOUND"
 OUTBOUND = "OUTBOUND"
@@ -143,3 +143,10 @@ async def send_from_mapped_number(
         return await send_message(session, account, draft, TWILIO_API), None
     except BadRequest as exc:
         return None, exc
+
+
+async def release_number(session: AsyncSession, e164: str, mapping_account_sid: str) -> None:
+    """Release the number a deleted mapping provisioned (unless it changed hands since)."""
+    number = await find_by_phone_number(session, e164)
+    if number is not None and number.account_sid == mapping_account_sid:
+        await remove_number(session, number)

@@ -36,12 +36,13 @@ from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import ColumnElement, func, select
+from sqlalchemy import ColumnElement
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
 from message_exchange.core.dates import parse_day_or_offset
 from message_exchange.core.errors import NotFound
+from message_exchange.exchange.repository import count_per_period, count_where
 
 
 class Granularity(StrEnum):
@@ -117,15 +118,6 @@ def usage_window(subresource: str | None, *, start: str | None, end: str | None,
     )
 
 
-def _period_key(column: Any, granularity: Granularity, dialect: str) -> ColumnElement[str]:
-    """The period a timestamp falls in, as text (``2019-09-03``, ``2019-09``, ``2019``), in UTC."""
-    if dialect == "postgresql":
-        pattern = {Granularity.DAY: "YYYY-MM-DD", Granularity.MONTH: "YYYY-MM", Granularity.YEAR: "YYYY"}[granularity]
-        return func.to_char(func.timezone("UTC", column), pattern)
-    pattern = {Granularity.DAY: "%Y-%m-%d", Granularity.MONTH: "%Y-%m", Granularity.YEAR: "%Y"}[granularity]
-    return func.strftime(pattern, column)  # SQLite keeps naive UTC
-
-
 def _period_of(day: date, granularity: Granularity) -> tuple[date, date]:
     """The first and last day of the period ``day`` is in."""
     if granularity is Granularity.DAY:
@@ -159,11 +151,9 @@ async def count_usage(
     """Count the rows matching ``conditions`` whose ``column`` falls in ``window``, per period."""
     where = [*conditions, *range_conditions(column, window)]
     if window.granularity is Granularity.TOTAL:
-        total = (await session.execute(select(func.count()).select_from(column.class_).where(*where))).scalar_one()
-        return [UsageRecord(description, int(total), window.start, window.end)]
-    key = _period_key(column, window.granularity, session.get_bind().dialect.name).label("period")
-    query = select(key, func.count()).select_from(column.class_).where(*where).group_by(key).order_by(key)
-    rows = [(str(period), int(count)) for period, count in await session.execute(query)]
+        total = await count_where(session, column.class_, where)
+        return [UsageRecord(description, total, window.start, window.end)]
+    rows = await count_per_period(session, column, where, window.granularity)
     if window.single and not rows and window.start is not None:
         return [UsageRecord(description, 0, *_period_of(window.start, window.granularity))]
     return [UsageRecord(description, count, *_period_bounds(period, window.granularity)) for period, count in rows]

@@ -16,10 +16,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from message_exchange.accounts.models import Account
 from message_exchange.core.crypto import SecretBox
 from message_exchange.core.errors import BadRequest
-from message_exchange.core.paging import PageRequest
 from message_exchange.core.sids import new_sid
-from message_exchange.core.sorting import Sort
 from message_exchange.db.base import utcnow
+from message_exchange.exchange.listing import ListQuery, listing
 from message_exchange.msteams import errors
 from message_exchange.msteams.errors import TeamsError, require
 from message_exchange.msteams.models import BOT_PREFIX, BotDetails
@@ -39,11 +38,7 @@ class BotFields:
     enterprise_sid: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class BotQuery:
-    page: PageRequest
-    sort: Sort
-    flt: BotFilter
+BotQuery = ListQuery[BotFilter]
 
 
 def _token(value: str | None, param: str, limit: int = MAX_ID) -> str | None:
@@ -150,6 +145,4 @@ async def get_bot(session: AsyncSession, caller: Account, sid: str) -> BotRow:
 
 async def list_bots(session: AsyncSession, query: BotQuery) -> tuple[int, list[BotRow]]:
     repo = TeamsRepository(session)
-    total = await repo.count_bots(query.flt)
-    rows = await repo.page_bots(query.flt, query.sort, offset=query.page.offset, limit=query.page.page_size)
-    return total, rows
+    return await listing(query, repo.count_bots, repo.page_bots)

@@ -38,12 +38,11 @@ from urllib.parse import quote
 import httpx
 
 from message_exchange.config import Settings
-from message_exchange.core.errors import UpstreamError
+from message_exchange.exchange.http import ChatApiError, retry_after
+from message_exchange.webhooks.client import USER_AGENT
 
-USER_AGENT = "MessageExchange/0.1"
 BOT_SCOPE = "https://api.botframework.com/.default"
 GRAPH_SCOPE = "https://graph.microsoft.com/.default"
-MAX_RETRY_AFTER = 3600.0
 REFRESH_MARGIN = 60.0
 MAX_DOWNLOAD = 5 * 1024 * 1024
 
@@ -53,11 +52,8 @@ _TOKENS: dict[tuple[str, str, str, str], tuple[str, float]] = {}
 _CONNECTOR_TENANTS: dict[str, str] = {}  # app id → the tenant its Bot Connector tokens come from
 
 
-class TeamsApiError(UpstreamError):
-    def __init__(self, message: str, *, status: int | None, retryable: bool) -> None:
-        super().__init__(message)
-        self.status = status
-        self.retryable = retryable
+class TeamsApiError(ChatApiError):
+    pass
 
 
 class TeamsFileTooLarge(TeamsApiError):
@@ -69,13 +65,6 @@ class TeamsThrottled(TeamsApiError):
     def __init__(self, retry_after: float) -> None:
         super().__init__(f"Microsoft rate limit: retry after {retry_after:g}s", status=429, retryable=True)
         self.retry_after = retry_after
-
-
-def _retry_after(response: httpx.Response) -> float:
-    try:
-        return min(max(float(response.headers.get("retry-after", "1")), 0.0), MAX_RETRY_AFTER)
-    except ValueError:
-        return 1.0
 
 
 def _detail(response: httpx.Response) -> str:
@@ -135,7 +124,7 @@ class MicrosoftClient:
                     continue
                 raise TeamsApiError(f"{method} {url}: unreachable ({exc!r})", status=None, retryable=True) from None
             if response.status_code == 429:
-                wait = _retry_after(response)
+                wait = retry_after(response)
                 if wait > self._max_wait or attempt == self._retries:
                     raise TeamsThrottled(wait)
                 await asyncio.sleep(wait)

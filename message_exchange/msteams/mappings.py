@@ -25,10 +25,9 @@ from message_exchange.accounts.models import Account
 from message_exchange.config import Settings
 from message_exchange.core.crypto import SecretBox
 from message_exchange.core.errors import BadRequest, Conflict, NotFound
-from message_exchange.core.paging import PageRequest
 from message_exchange.core.sids import new_sid
-from message_exchange.core.sorting import Sort
 from message_exchange.db.base import utcnow
+from message_exchange.exchange.listing import ListQuery, listing
 from message_exchange.msteams import errors
 from message_exchange.msteams.client import MicrosoftClient, TeamsApiError
 from message_exchange.msteams.errors import PlatformError, TeamsError, require
@@ -58,11 +57,7 @@ class MappingChanges:
     enterprise_sid: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class MappingQuery:
-    page: PageRequest
-    sort: Sort
-    flt: MappingFilter
+MappingQuery = ListQuery[MappingFilter]
 
 
 @dataclass(frozen=True, slots=True)
@@ -252,6 +247,4 @@ async def get_mapping(session: AsyncSession, caller: Account, sid: str) -> Mappi
 
 async def list_mappings(session: AsyncSession, query: MappingQuery) -> tuple[int, list[MappingRow]]:
     repo = TeamsRepository(session)
-    total = await repo.count_mappings(query.flt)
-    rows = await repo.page_mappings(query.flt, query.sort, offset=query.page.offset, limit=query.page.page_size)
-    return total, rows
+    return await listing(query, repo.count_mappings, repo.page_mappings)

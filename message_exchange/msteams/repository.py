@@ -20,7 +20,15 @@ from sqlalchemy.orm import aliased
 from message_exchange.accounts.models import Account
 from message_exchange.core.sorting import Sort
 from message_exchange.exchange.models import ExchangeMessage
-from message_exchange.exchange.repository import RECORD_SORTS, RecordFilter, contains, ordered, visible_to
+from message_exchange.exchange.repository import (
+    RECORD_SORTS,
+    RecordFilter,
+    contains,
+    count_where,
+    named_rows,
+    page_of,
+    visible_to,
+)
 from message_exchange.msteams.models import (
     BotDetails,
     BusinessCustomer,
@@ -188,20 +196,21 @@ class TeamsRepository:
         return row[0], str(row[1]), str(row[2])
 
     async def count_enterprises(self, flt: EnterpriseFilter) -> int:
-        query = select(func.count()).select_from(BusinessCustomer).where(*flt.conditions())
-        return int((await self.session.execute(query)).scalar_one())
+        return await count_where(self.session, BusinessCustomer, flt.conditions())
 
     async def page_enterprises(
         self, flt: EnterpriseFilter, sort: Sort, *, offset: int, limit: int
     ) -> list[EnterpriseRow]:
-        query = (
-            self._enterprise_rows()
-            .where(*flt.conditions())
-            .order_by(*ordered(sort, ENTERPRISE_SORTS, BusinessCustomer.sid))
-            .offset(offset)
-            .limit(limit)
+        query = page_of(
+            self._enterprise_rows(),
+            flt.conditions(),
+            sort,
+            ENTERPRISE_SORTS,
+            BusinessCustomer.sid,
+            offset=offset,
+            limit=limit,
         )
-        return [(row[0], str(row[1]), str(row[2])) for row in await self.session.execute(query)]
+        return await named_rows(self.session, query)
 
     # Mappings
 
@@ -247,18 +256,13 @@ class TeamsRepository:
         return row[0], str(row[1]), str(row[2])
 
     async def count_mappings(self, flt: MappingFilter) -> int:
-        query = select(func.count()).select_from(TeamsMapping).where(*flt.conditions())
-        return int((await self.session.execute(query)).scalar_one())
+        return await count_where(self.session, TeamsMapping, flt.conditions())
 
     async def page_mappings(self, flt: MappingFilter, sort: Sort, *, offset: int, limit: int) -> list[MappingRow]:
-        query = (
-            self._mapping_rows()
-            .where(*flt.conditions())
-            .order_by(*ordered(sort, MAPPING_SORTS, TeamsMapping.sid))
-            .offset(offset)
-            .limit(limit)
+        query = page_of(
+            self._mapping_rows(), flt.conditions(), sort, MAPPING_SORTS, TeamsMapping.sid, offset=offset, limit=limit
         )
-        return [(row[0], str(row[1]), str(row[2])) for row in await self.session.execute(query)]
+        return await named_rows(self.session, query)
 
     # Bot details
 
@@ -287,18 +291,11 @@ class TeamsRepository:
         return row[0], str(row[1]), str(row[2])
 
     async def count_bots(self, flt: BotFilter) -> int:
-        query = select(func.count()).select_from(BotDetails).where(*flt.conditions())
-        return int((await self.session.execute(query)).scalar_one())
+        return await count_where(self.session, BotDetails, flt.conditions())
 
     async def page_bots(self, flt: BotFilter, sort: Sort, *, offset: int, limit: int) -> list[BotRow]:
-        query = (
-            self._bot_rows()
-            .where(*flt.conditions())
-            .order_by(*ordered(sort, BOT_SORTS, BotDetails.sid))
-            .offset(offset)
-            .limit(limit)
-        )
-        return [(row[0], str(row[1]), str(row[2])) for row in await self.session.execute(query)]
+        query = page_of(self._bot_rows(), flt.conditions(), sort, BOT_SORTS, BotDetails.sid, offset=offset, limit=limit)
+        return await named_rows(self.session, query)
 
     async def delete_bot(self, item: BotDetails) -> None:
         await self.session.delete(item)
@@ -319,19 +316,14 @@ class TeamsRepository:
         where = await self._record_query(flt)
         if where is None:
             return 0
-        query = select(func.count()).select_from(ExchangeMessage).where(*where)
-        return int((await self.session.execute(query)).scalar_one())
+        return await count_where(self.session, ExchangeMessage, where)
 
     async def page_records(self, flt: RecordFilter, sort: Sort, *, offset: int, limit: int) -> list[ExchangeMessage]:
         where = await self._record_query(flt)
         if where is None:
             return []
-        query = (
-            select(ExchangeMessage)
-            .where(*where)
-            .order_by(*ordered(sort, RECORD_SORTS, ExchangeMessage.sid))
-            .offset(offset)
-            .limit(limit)
+        query = page_of(
+            select(ExchangeMessage), where, sort, RECORD_SORTS, ExchangeMessage.sid, offset=offset, limit=limit
         )
         return list((await self.session.execute(query)).scalars())
 

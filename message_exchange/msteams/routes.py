@@ -21,12 +21,12 @@ from starlette.responses import Response
 from message_exchange.accounts.deps import CurrentAccount
 from message_exchange.core.crypto import SecretBox
 from message_exchange.core.dates import parse_time_filter
-from message_exchange.core.errors import BadRequest
 from message_exchange.core.families import register_family
 from message_exchange.core.paging import PageRequest, parse_page_request
 from message_exchange.core.params import body_of, body_openapi
 from message_exchange.core.sorting import Sort, parse_sort
 from message_exchange.db.session import DBSession
+from message_exchange.exchange.params import DIRECTIONS, TYPES, one_of, optional
 from message_exchange.exchange.repository import RECORD_SORTS, RecordFilter
 from message_exchange.msteams import bots, mappings, render, service
 from message_exchange.msteams.bridge_routes import router as bridge_router
@@ -58,8 +58,6 @@ bot_router = APIRouter(tags=["Teams exchange: bot details"])
 
 DEFAULT_PAGE_SIZE = 10
 MAX_PAGE_SIZE = 1000
-DIRECTIONS = ("INBOUND", "OUTBOUND")
-TYPES = ("SMS", "MMS")
 
 Opt = str | None
 
@@ -101,19 +99,6 @@ def _times(start: str | None, end: str | None) -> tuple[datetime | None, datetim
 
 def _sort(value: str | None, upper: str | None, allowed: dict[str, Any], default: str) -> Sort:
     return parse_sort(value or upper, allowed, default=Sort(default, False), param="sortBy")
-
-
-def _choice(value: str | None, allowed: tuple[str, ...], param: str) -> str | None:
-    if value is None or value == "":
-        return None
-    text = value.strip().upper()
-    if text not in allowed:
-        raise BadRequest(f"{param} must be one of {', '.join(allowed)}, got {value!r}", param=param)
-    return text
-
-
-def _text(value: str | None) -> str | None:
-    return value if value not in (None, "") else None
 
 
 def _list_path(request: Request) -> str:
@@ -189,13 +174,13 @@ async def list_enterprises(
     end_time: EndTime = None,
 ) -> Response:
     start, end = _times(start_time, end_time)
-    state = service.parse_status(_text(status) or _text(status_lower), tuple(EnterpriseStatus))
+    state = service.parse_status(optional(status) or optional(status_lower), tuple(EnterpriseStatus))
     query = service.EnterpriseQuery(
         page=paging,
         sort=_sort(sort_by, sort_by_upper, ENTERPRISE_SORTS, "dateCreated"),
         flt=EnterpriseFilter(
             lineage=caller.lineage,
-            name=_text(name),
+            name=optional(name),
             status=state.value if state else None,
             start=start,
             end=end,
@@ -287,12 +272,12 @@ async def list_mappings(
         sort=_sort(sort_by, sort_by_upper, MAPPING_SORTS, "dateCreated"),
         flt=MappingFilter(
             lineage=caller.lineage,
-            enterprise_sid=_text(enterprise_sid) or _text(enterprise_sid_lower),
+            enterprise_sid=optional(enterprise_sid) or optional(enterprise_sid_lower),
             start=start,
             end=end,
-            name=_text(name),
-            microsoft_address=_text(microsoft_address),
-            external_address=_text(external_address),
+            name=optional(name),
+            microsoft_address=optional(microsoft_address),
+            external_address=optional(external_address),
         ),
     )
     total, rows = await mappings.list_mappings(session, query)
@@ -373,7 +358,7 @@ async def list_bots(
         sort=_sort(sort_by, sort_by_upper, BOT_SORTS, "dateCreated"),
         flt=BotFilter(
             lineage=caller.lineage,
-            enterprise_sid=_text(enterprise_sid) or _text(enterprise_sid_lower),
+            enterprise_sid=optional(enterprise_sid) or optional(enterprise_sid_lower),
             start=start,
             end=end,
         ),
@@ -417,16 +402,16 @@ async def list_records(
     flt = RecordFilter(
         channel=CHANNEL,
         lineage=caller.lineage,
-        group_sid=_text(enterprise_sid) or _text(enterprise_sid_lower),
+        group_sid=optional(enterprise_sid) or optional(enterprise_sid_lower),
         start=start,
         end=end,
         to=_prefix(to),
         from_=_prefix(from_),
-        direction=_choice(direction, DIRECTIONS, "direction"),
-        type=_choice(type_, TYPES, "type"),
-        channel_status=_text(channel_status),
-        channel_error_code=_text(channel_error_code),
-        channel_error_message=_text(channel_error_message),
+        direction=one_of(direction, DIRECTIONS, "direction"),
+        type=one_of(type_, TYPES, "type"),
+        channel_status=optional(channel_status),
+        channel_error_code=optional(channel_error_code),
+        channel_error_message=optional(channel_error_message),
     )
     query = service.RecordQuery(page=paging, sort=_sort(sort_by, sort_by_upper, RECORD_SORTS, "dateCreated"), flt=flt)
     total, rows = await service.list_records(session, query)
@@ -436,7 +421,7 @@ async def list_records(
 
 def _prefix(value: str | None) -> str | None:
     """A "begins with" filter: the shared address filter with a trailing ``%`` (its own ``%`` kept)."""
-    text = _text(value)
+    text = optional(value)
     if text is None:
         return None
     return text if text.endswith("%") else f"{text}%"

@@ -41,12 +41,12 @@ from message_exchange.accounts.models import Account, AccountStatus
 from message_exchange.accounts.repository import AccountRepository
 from message_exchange.core.crypto import SecretBox
 from message_exchange.core.errors import BadRequest, Conflict, Forbidden
-from message_exchange.core.paging import PageRequest
 from message_exchange.core.sids import new_sid
-from message_exchange.core.sorting import Sort
 from message_exchange.db.base import utcnow
+from message_exchange.exchange.listing import ListQuery, listing
 from message_exchange.exchange.models import ExchangeMessage
 from message_exchange.exchange.repository import RecordFilter
+from message_exchange.exchange.service import release_number
 from message_exchange.jobs.service import enqueue
 from message_exchange.msteams import errors
 from message_exchange.msteams.errors import PlatformError, TeamsError, require
@@ -59,7 +59,6 @@ from message_exchange.msteams.models import (
     TeamsMapping,
 )
 from message_exchange.msteams.repository import EnterpriseFilter, EnterpriseRow, TeamsRepository
-from message_exchange.numbers import service as numbers
 
 MAX_NAME = 255
 NOTICE_JOB = "msteams.notice"
@@ -258,9 +257,7 @@ async def retire_mapping(session: AsyncSession, mapping: TeamsMapping) -> None:
     mapping.date_updated = now
     mapping.date_deleted = now
     if mapping.provisioned_number:
-        number = await numbers.find_by_phone_number(session, mapping.external_address)
-        if number is not None and number.account_sid == mapping.account_sid:
-            await numbers.remove_number(session, number)
+        await release_number(session, mapping.external_address, mapping.account_sid)
     await session.flush()
 
 
@@ -351,28 +348,18 @@ async def get_enterprise(session: AsyncSession, caller: Account, sid: str) -> En
     return await TeamsRepository(session).enterprise_row(enterprise)
 
 
-@dataclass(frozen=True, slots=True)
-class EnterpriseQuery:
-    page: PageRequest
-    sort: Sort
-    flt: EnterpriseFilter
+EnterpriseQuery = ListQuery[EnterpriseFilter]
 
 
 async def list_enterprises(session: AsyncSession, query: EnterpriseQuery) -> tuple[int, list[EnterpriseRow]]:
     repo = TeamsRepository(session)
-    total = await repo.count_enterprises(query.flt)
-    rows = await repo.page_enterprises(query.flt, query.sort, offset=query.page.offset, limit=query.page.page_size)
-    return total, rows
+    return await listing(query, repo.count_enterprises, repo.page_enterprises)
 
 
 # Message records
 
 
-@dataclass(frozen=True, slots=True)
-class RecordQuery:
-    page: PageRequest
-    sort: Sort
-    flt: RecordFilter
+RecordQuery = ListQuery[RecordFilter]
 
 
 async def get_record(session: AsyncSession, caller: Account, sid: str) -> ExchangeMessage:
@@ -384,6 +371,4 @@ async def get_record(session: AsyncSession, caller: Account, sid: str) -> Exchan
 
 async def list_records(session: AsyncSession, query: RecordQuery) -> tuple[int, list[ExchangeMessage]]:
     repo = TeamsRepository(session)
-    total = await repo.count_records(query.flt)
-    rows = await repo.page_records(query.flt, query.sort, offset=query.page.offset, limit=query.page.page_size)
-    return total, rows
+    return await listing(query, repo.count_records, repo.page_records)

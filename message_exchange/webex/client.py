@@ -28,30 +28,18 @@ from typing import Any
 
 import httpx
 
-from message_exchange.core.errors import UpstreamError
-
-USER_AGENT = "MessageExchange/0.1"
-MAX_RETRY_AFTER = 3600.0
+from message_exchange.exchange.http import ChatApiError, retry_after
+from message_exchange.webhooks.client import USER_AGENT
 
 
-class WebexApiError(UpstreamError):
-    def __init__(self, message: str, *, status: int | None, retryable: bool) -> None:
-        super().__init__(message)
-        self.status = status
-        self.retryable = retryable
+class WebexApiError(ChatApiError):
+    pass
 
 
 class WebexThrottled(WebexApiError):
     def __init__(self, retry_after: float) -> None:
         super().__init__(f"Webex rate limit: retry after {retry_after:g}s", status=429, retryable=True)
         self.retry_after = retry_after
-
-
-def _retry_after(response: httpx.Response) -> float:
-    try:
-        return min(max(float(response.headers.get("retry-after", "1")), 0.0), MAX_RETRY_AFTER)
-    except ValueError:
-        return 1.0
 
 
 class WebexClient:
@@ -98,7 +86,7 @@ class WebexClient:
                 raise WebexApiError(f"Webex unreachable: {exc!r}", status=None, retryable=True) from None
             if response.status_code != 429:
                 break
-            wait = _retry_after(response)
+            wait = retry_after(response)
             if wait > self._max_wait or attempt == self._max_retries:
                 raise WebexThrottled(wait)
             await asyncio.sleep(wait)

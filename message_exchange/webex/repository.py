@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from message_exchange.accounts.models import Account
 from message_exchange.core.sorting import Sort
-from message_exchange.exchange.repository import contains, ordered, visible_to
+from message_exchange.exchange.repository import contains, count_where, named_rows, page_of, visible_to
 from message_exchange.webex.models import Bot, Enterprise, Mapping, Status
 
 _MAPPINGS_COUNT = (
@@ -147,18 +147,19 @@ class WebexRepository:
         )
 
     async def count_enterprises(self, flt: EnterpriseFilter) -> int:
-        query = select(func.count()).select_from(Enterprise).where(*flt.conditions())
-        return int((await self.session.execute(query)).scalar_one())
+        return await count_where(self.session, Enterprise, flt.conditions())
 
     async def page_enterprises(
         self, flt: EnterpriseFilter, sort: Sort, *, offset: int, limit: int
     ) -> list[EnterpriseRow]:
-        query = (
-            self._enterprise_rows()
-            .where(*flt.conditions())
-            .order_by(*ordered(sort, ENTERPRISE_SORTS, Enterprise.sid))
-            .offset(offset)
-            .limit(limit)
+        query = page_of(
+            self._enterprise_rows(),
+            flt.conditions(),
+            sort,
+            ENTERPRISE_SORTS,
+            Enterprise.sid,
+            offset=offset,
+            limit=limit,
         )
         return [(row[0], int(row[1]), str(row[2])) for row in await self.session.execute(query)]
 
@@ -202,18 +203,13 @@ class WebexRepository:
         return row[0], str(row[1]), str(row[2])
 
     async def count_mappings(self, flt: MappingFilter) -> int:
-        query = select(func.count()).select_from(Mapping).where(*flt.conditions())
-        return int((await self.session.execute(query)).scalar_one())
+        return await count_where(self.session, Mapping, flt.conditions())
 
     async def page_mappings(self, flt: MappingFilter, sort: Sort, *, offset: int, limit: int) -> list[MappingRow]:
-        query = (
-            self._mapping_rows()
-            .where(*flt.conditions())
-            .order_by(*ordered(sort, MAPPING_SORTS, Mapping.sid))
-            .offset(offset)
-            .limit(limit)
+        query = page_of(
+            self._mapping_rows(), flt.conditions(), sort, MAPPING_SORTS, Mapping.sid, offset=offset, limit=limit
         )
-        return [(row[0], str(row[1]), str(row[2])) for row in await self.session.execute(query)]
+        return await named_rows(self.session, query)
 
     # Bots
 

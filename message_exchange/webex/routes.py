@@ -16,13 +16,13 @@ from starlette.responses import Response
 from message_exchange.accounts.deps import CurrentAccount
 from message_exchange.accounts.models import Account
 from message_exchange.core.dates import parse_time_filter
-from message_exchange.core.errors import BadRequest
 from message_exchange.core.families import register_family
 from message_exchange.core.paging import PageRequest, parse_page_request
 from message_exchange.core.params import body_of, body_openapi
 from message_exchange.core.sorting import Sort, parse_sort
 from message_exchange.db.base import utcnow
 from message_exchange.db.session import DBSession
+from message_exchange.exchange.params import DIRECTIONS, TYPES, one_of, optional
 from message_exchange.exchange.repository import RECORD_SORTS, RecordFilter
 from message_exchange.exchange.usage import Granularity, UsageWindow, usage_window
 from message_exchange.webex import render, service, usage
@@ -40,8 +40,6 @@ router = APIRouter(tags=["Webex exchange"])
 
 DEFAULT_PAGE_SIZE = 10
 MAX_PAGE_SIZE = 1000
-DIRECTIONS = ("INBOUND", "OUTBOUND")
-TYPES = ("SMS", "MMS")
 
 Opt = str | None
 
@@ -76,19 +74,6 @@ def _times(start: str | None, end: str | None) -> tuple[datetime | None, datetim
 
 def _sort(value: str | None, allowed: dict[str, Any], default: str) -> Sort:
     return parse_sort(value, allowed, default=Sort(default, False), param="SortBy")
-
-
-def _choice(value: str | None, allowed: tuple[str, ...], param: str) -> str | None:
-    if value is None or value == "":
-        return None
-    text = value.strip().upper()
-    if text not in allowed:
-        raise BadRequest(f"{param} must be one of {', '.join(allowed)}, got {value!r}", param=param)
-    return text
-
-
-def _text(value: str | None) -> str | None:
-    return value if value not in (None, "") else None
 
 
 # Enterprises
@@ -135,7 +120,7 @@ async def list_enterprises(
         page=paging,
         sort=_sort(sort_by, ENTERPRISE_SORTS, "name"),
         flt=EnterpriseFilter(
-            lineage=caller.lineage, name=_text(name), start=start, end=end, account_sid=_text(account_sid)
+            lineage=caller.lineage, name=optional(name), start=start, end=end, account_sid=optional(account_sid)
         ),
     )
     total, rows = await service.list_enterprises(session, query)
@@ -200,13 +185,13 @@ async def list_mappings(
         sort=_sort(sort_by, MAPPING_SORTS, "name"),
         flt=MappingFilter(
             lineage=caller.lineage,
-            enterprise_sid=_text(enterprise_sid),
+            enterprise_sid=optional(enterprise_sid),
             start=start,
             end=end,
-            name=_text(name),
-            webex_address=_text(webex_address),
-            external_address=_text(external_address),
-            account_sid=_text(account_sid),
+            name=optional(name),
+            webex_address=optional(webex_address),
+            external_address=optional(external_address),
+            account_sid=optional(account_sid),
         ),
     )
     total, rows = await service.list_mappings(session, query)
@@ -248,17 +233,17 @@ async def list_records(
     start, end = _times(start_time, end_time)
     flt = _record_filter(
         caller,
-        account_sid=_text(account_sid),
-        group_sid=_text(enterprise_sid),
+        account_sid=optional(account_sid),
+        group_sid=optional(enterprise_sid),
         start=start,
         end=end,
-        to=_text(to),
-        from_=_text(from_),
-        direction=_choice(direction, DIRECTIONS, "direction"),
-        type=_choice(type_, TYPES, "type"),
-        channel_status=_text(channel_status),
-        channel_error_code=_text(channel_error_code),
-        channel_error_message=_text(channel_error_message),
+        to=optional(to),
+        from_=optional(from_),
+        direction=one_of(direction, DIRECTIONS, "direction"),
+        type=one_of(type_, TYPES, "type"),
+        channel_status=optional(channel_status),
+        channel_error_code=optional(channel_error_code),
+        channel_error_message=optional(channel_error_message),
     )
     query = service.RecordQuery(page=paging, sort=_sort(sort_by, RECORD_SORTS, "dateCreated"), flt=flt)
     total, rows = await service.list_records(session, query)
@@ -274,7 +259,7 @@ async def get_record(message_sid: str, session: DBSession, caller: CurrentAccoun
 
 
 def _window(subresource: str | None, start: str | None, end: str | None) -> UsageWindow:
-    return usage_window(subresource, start=_text(start), end=_text(end), today=utcnow().date())
+    return usage_window(subresource, start=optional(start), end=optional(end), today=utcnow().date())
 
 
 @router.get("/enterprise/usage/records")
@@ -293,7 +278,7 @@ async def enterprise_usage(
         # per month, its mapping and message list examples one total. Each list answers as its
         # own example does (a month needs no new parameter, and a client summing gets the total).
         window = UsageWindow(Granularity.MONTH, window.start, window.end)
-    records = await usage.enterprises(session, caller, window, account_sid=_text(account_sid))
+    records = await usage.enterprises(session, caller, window, account_sid=optional(account_sid))
     return render.ok([item.as_dict() for item in records])
 
 
@@ -314,8 +299,8 @@ async def mapping_usage(
         session,
         caller,
         window,
-        enterprise_sid=_text(enterprise_sid) or _text(enterprise_id),
-        account_sid=_text(account_sid),
+        enterprise_sid=optional(enterprise_sid) or optional(enterprise_id),
+        account_sid=optional(account_sid),
     )
     return render.ok([item.as_dict() for item in records])
 
@@ -340,13 +325,13 @@ async def message_usage(
     window = _window(subresource, start_date, end_date)
     flt = _record_filter(
         caller,
-        account_sid=_text(account_sid),
-        group_sid=_text(enterprise_sid) or _text(enterprise_id),
-        to=_text(to),
-        from_=_text(from_),
-        direction=_choice(direction, DIRECTIONS, "direction"),
-        type=_choice(type_, TYPES, "type"),
-        channel_status=_text(channel_status),
+        account_sid=optional(account_sid),
+        group_sid=optional(enterprise_sid) or optional(enterprise_id),
+        to=optional(to),
+        from_=optional(from_),
+        direction=one_of(direction, DIRECTIONS, "direction"),
+        type=one_of(type_, TYPES, "type"),
+        channel_status=optional(channel_status),
     )
     records = await usage.messages(session, flt, window)
     return render.ok([item.as_dict() for item in records])

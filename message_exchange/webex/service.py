@@ -22,12 +22,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from message_exchange.accounts import service as accounts
 from message_exchange.accounts.models import Account
 from message_exchange.core.errors import BadRequest, Conflict, NotFound
-from message_exchange.core.paging import PageRequest
 from message_exchange.core.sids import new_sid
-from message_exchange.core.sorting import Sort
 from message_exchange.db.base import utcnow
+from message_exchange.exchange.listing import ListQuery, listing
 from message_exchange.exchange.models import ExchangeMessage
 from message_exchange.exchange.repository import ExchangeRepository, RecordFilter
+from message_exchange.exchange.service import release_number
 from message_exchange.numbers import service as numbers
 from message_exchange.webex import errors
 from message_exchange.webex.errors import WebexError
@@ -110,11 +110,7 @@ async def _email(session: AsyncSession, account_sid: str) -> str:
 # Enterprises
 
 
-@dataclass(frozen=True, slots=True)
-class EnterpriseQuery:
-    page: PageRequest
-    sort: Sort
-    flt: EnterpriseFilter
+EnterpriseQuery = ListQuery[EnterpriseFilter]
 
 
 async def _enterprise_row(session: AsyncSession, enterprise: Enterprise) -> EnterpriseRow:
@@ -200,9 +196,7 @@ async def get_enterprise(session: AsyncSession, caller: Account, sid: str) -> En
 
 async def list_enterprises(session: AsyncSession, query: EnterpriseQuery) -> tuple[int, list[EnterpriseRow]]:
     repo = WebexRepository(session)
-    total = await repo.count_enterprises(query.flt)
-    rows = await repo.page_enterprises(query.flt, query.sort, offset=query.page.offset, limit=query.page.page_size)
-    return total, rows
+    return await listing(query, repo.count_enterprises, repo.page_enterprises)
 
 
 # Mappings
@@ -215,11 +209,7 @@ class NewMapping:
     name: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class MappingQuery:
-    page: PageRequest
-    sort: Sort
-    flt: MappingFilter
+MappingQuery = ListQuery[MappingFilter]
 
 
 async def visible_mapping(session: AsyncSession, caller: Account, sid: str) -> Mapping | None:
@@ -313,9 +303,7 @@ async def delete_mapping(session: AsyncSession, caller: Account, sid: str) -> Ma
     mapping.date_updated = now
     mapping.date_deleted = now
     if mapping.provisioned_number:
-        number = await numbers.find_by_phone_number(session, mapping.external_address)
-        if number is not None and number.account_sid == mapping.account_sid:
-            await numbers.remove_number(session, number)
+        await release_number(session, mapping.external_address, mapping.account_sid)
     await session.flush()
     return row
 
@@ -329,19 +317,13 @@ async def get_mapping(session: AsyncSession, caller: Account, sid: str) -> Mappi
 
 async def list_mappings(session: AsyncSession, query: MappingQuery) -> tuple[int, list[MappingRow]]:
     repo = WebexRepository(session)
-    total = await repo.count_mappings(query.flt)
-    rows = await repo.page_mappings(query.flt, query.sort, offset=query.page.offset, limit=query.page.page_size)
-    return total, rows
+    return await listing(query, repo.count_mappings, repo.page_mappings)
 
 
 # Message records
 
 
-@dataclass(frozen=True, slots=True)
-class RecordQuery:
-    page: PageRequest
-    sort: Sort
-    flt: RecordFilter
+RecordQuery = ListQuery[RecordFilter]
 
 
 async def get_record(session: AsyncSession, caller: Account, sid: str) -> ExchangeMessage:
@@ -354,6 +336,4 @@ async def get_record(session: AsyncSession, caller: Account, sid: str) -> Exchan
 
 async def list_records(session: AsyncSession, query: RecordQuery) -> tuple[int, list[ExchangeMessage]]:
     repo = ExchangeRepository(session)
-    total = await repo.count_records(query.flt)
-    rows = await repo.page_records(query.flt, query.sort, offset=query.page.offset, limit=query.page.page_size)
-    return total, rows
+    return await listing(query, repo.count_records, repo.page_records)
