@@ -26,8 +26,6 @@ from message_exchange.accounts.deps import CurrentAccount
 from message_exchange.config import Settings
 from message_exchange.connect import codes, messaging, schemas
 from message_exchange.connect import service as connect
-from message_exchange.connect.notify import timestamp
-from message_exchange.connect.repository import ConnectRepository
 from message_exchange.core.errors import MXError
 from message_exchange.core.families import register_family
 from message_exchange.core.rendering import JSONResponse
@@ -90,46 +88,9 @@ async def send(request: Request, session: DBSession, key: KeyHeader = None) -> R
 @router.get("/resources/v1/messaging/status/{transid}", summary="A transaction's status, notifications and links")
 async def status(transid: str, request: Request, session: DBSession, key: KeyHeader = None) -> Response:
     service = await connect.service_for_key(session, key)
-    repo = ConnectRepository(session)
-    found = await repo.transaction_with_message(transid) if connect.is_transid(transid) else None
-    if found is None or found[0].service_sid != service.sid:
-        raise codes.ConnectError(codes.INVALID_VALUE, f"Invalid parameters/Values: transid {transid} not found")
-    txn, message = found
+    found = await connect.transaction_status(session, service, transid)
     base = link_base(request.app.state.settings, request)
-    links = await repo.short_links(service.sid, transid=transid)
-    return JSONResponse(
-        [
-            {
-                "transactionid": txn.transid,
-                "api_version": "v1",
-                "type": "outbound-api",
-                "from": message.from_address,
-                "to": message.to_address,
-                "body": message.body,
-                "channel": "SMS",
-                "sms_type": txn.sms_type,  # channels.sms.type (1 text, 2 flash, 3 binary, 4 unicode)
-                "extras": txn.extras,
-                "status": "expired" if message.error_code == codes.EXPIRED else message.status,
-                "message_sid": message.sid,
-                "correlationid": txn.correlationid,
-                "callbackData": txn.callback_data,
-                "date_created": message.date_created,
-                "last_updated": message.date_updated,
-                "error_code": message.error_code,
-                "error_message": message.error_message,
-                "notifications": [
-                    {
-                        "code": e.code,
-                        "Description": e.description,
-                        "deliveryStatus": e.delivery_status,
-                        "timeStamp": timestamp(e.occurred_at),
-                    }
-                    for e in await repo.events_of(message.sid)
-                ],
-                "links": [schemas.short_link_resource(link, connect.short_url(base, link.code)) for link in links],
-            }
-        ]
-    )
+    return JSONResponse([schemas.transaction_status_resource(found, lambda code: connect.short_url(base, code))])
 
 
 @router.get("/l/{code}", summary="Follow a smart link (counts the click)", tags=["messaging api v1"])

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any, TypeVar
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import orjson
 from fastapi import Request
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from message_exchange.connect import codes
 from message_exchange.connect.models import (
     ConnectConsent,
     ConnectLinkDefinition,
@@ -16,7 +18,11 @@ from message_exchange.connect.models import (
     ConnectShortLink,
     ConnectTemplate,
 )
+from message_exchange.connect.notify import timestamp
 from message_exchange.core.errors import BadRequest
+
+if TYPE_CHECKING:
+    from message_exchange.connect.service import TransactionStatus
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -119,6 +125,40 @@ def short_link_resource(link: ConnectShortLink, url: str) -> dict[str, Any]:
         "clicks": link.clicks,
         "first_clicked_at": link.first_clicked_at,
         "last_clicked_at": link.last_clicked_at,
+    }
+
+
+def transaction_status_resource(found: TransactionStatus, short_url: Callable[[str], str]) -> dict[str, Any]:
+    """``GET /resources/v1/messaging/status/{transid}``: one transaction as the platform shows it."""
+    txn, message = found.transaction, found.message
+    return {
+        "transactionid": txn.transid,
+        "api_version": "v1",
+        "type": "outbound-api",
+        "from": message.from_address,
+        "to": message.to_address,
+        "body": message.body,
+        "channel": "SMS",
+        "sms_type": txn.sms_type,  # channels.sms.type (1 text, 2 flash, 3 binary, 4 unicode)
+        "extras": txn.extras,
+        "status": "expired" if message.error_code == codes.EXPIRED else message.status,
+        "message_sid": message.sid,
+        "correlationid": txn.correlationid,
+        "callbackData": txn.callback_data,
+        "date_created": message.date_created,
+        "last_updated": message.date_updated,
+        "error_code": message.error_code,
+        "error_message": message.error_message,
+        "notifications": [
+            {
+                "code": e.code,
+                "Description": e.description,
+                "deliveryStatus": e.delivery_status,
+                "timeStamp": timestamp(e.occurred_at),
+            }
+            for e in found.events
+        ],
+        "links": [short_link_resource(link, short_url(link.code)) for link in found.links],
     }
 
 

@@ -23,17 +23,20 @@ from message_exchange.connect.models import (
     SERVICE_PREFIX,
     TEMPLATE_PREFIX,
     ConnectConsent,
+    ConnectEvent,
     ConnectLinkDefinition,
     ConnectPolicyGroup,
     ConnectService,
     ConnectShortLink,
     ConnectTemplate,
+    ConnectTransaction,
 )
 from message_exchange.connect.repository import ConnectRepository
 from message_exchange.core.errors import BadRequest, NotFound
 from message_exchange.core.sids import is_sid, new_sid
 from message_exchange.db.base import utcnow
 from message_exchange.messages.addresses import parse_e164
+from message_exchange.messages.models import Message
 from message_exchange.numbers.service import find_by_phone_number
 from message_exchange.webhooks.guard import WebhookRefused, check_url_syntax
 
@@ -303,6 +306,26 @@ async def short_links(
     if (transid is not None and not is_transid(transid)) or (link_id is not None and not _ID.match(link_id)):
         return []
     return await ConnectRepository(session).short_links(service.sid, transid=transid, link_id=link_id)
+
+
+@dataclass(frozen=True, slots=True)
+class TransactionStatus:
+    transaction: ConnectTransaction
+    message: Message
+    events: list[ConnectEvent]  # the notifications so far, oldest first
+    links: list[ConnectShortLink]
+
+
+async def transaction_status(session: AsyncSession, service: ConnectService, transid: str) -> TransactionStatus:
+    """One of the service's transactions with its message, notifications and short links; a
+    malformed, unknown or other service's transid is the API's invalid-value error."""
+    repo = ConnectRepository(session)
+    found = await repo.transaction_with_message(transid) if is_transid(transid) else None
+    if found is None or found[0].service_sid != service.sid:
+        raise codes.ConnectError(codes.INVALID_VALUE, f"Invalid parameters/Values: transid {transid} not found")
+    txn, message = found
+    events = await repo.events_of(message.sid)
+    return TransactionStatus(txn, message, events, await repo.short_links(service.sid, transid=transid))
 
 
 @dataclass(frozen=True, slots=True)

@@ -182,7 +182,7 @@ async def update_enterprise(sid: str, console: SignedIn) -> Response:
     try:
         await service.update_enterprise(console.db, console.user, sid, name=name or None, status=status or None)
     except MXError as exc:
-        return await _failed(console, sid, _as_not_found(exc) if isinstance(exc, TeamsError) else exc, "enterprise")
+        return await _failed(console, sid, _as_not_found(exc), "enterprise")
     return console.finish(RedirectResponse(f"/console/teams/enterprises/{sid}?created=1", status_code=303))
 
 

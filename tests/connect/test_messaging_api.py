@@ -219,6 +219,21 @@ async def test_status_endpoint(send: Send, client: httpx.AsyncClient, service: S
     assert _error(missing.json())[0] == "7004"
 
 
+async def test_status_of_another_services_transaction_is_not_found(
+    send: Send, client: httpx.AsyncClient, service: Service
+) -> None:
+    transid = (await send(sms_body("+14155550100")))["response"][0]["transid"]
+    other = await client.post(
+        f"/restcomm/2012-04-24/Accounts/{service.account.sid}/Connect/Services",
+        json={"name": "other", "sender_ids": [SENDER]},
+        auth=service.account.auth,
+    )
+    assert other.status_code == 201, other.text
+    path = f"/resources/v1/messaging/status/{transid}"
+    assert _error((await client.get(path, headers={"key": other.json()["key"]})).json())[0] == "7004"
+    assert (await client.get(path, headers={"key": service.key})).json()[0]["transactionid"] == transid
+
+
 async def test_nul_characters_are_refused_not_stored(send: Send, counts: Counts) -> None:
     raw = (
         b'{"deliverychannel": "sms", "channels": {"sms": {"text": "a\\u0000b"}}, '

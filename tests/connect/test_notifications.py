@@ -88,11 +88,14 @@ async def test_service_default_notify_url_and_retries(
 
 
 async def test_no_notify_url_means_no_deliveries(send: Send, app: FastAPI, sink: CallbackSink) -> None:
-    await send(sms_body("+14155550100"))
+    accepted = await send(sms_body("+14155550100"))
+    assert [r["code"] for r in accepted["response"]] == ["1001"]  # queued: not an error answer
     await drain(app)
     async with app.state.session_factory() as session:
         kinds = dict((await session.execute(select(Job.kind, func.count()).group_by(Job.kind))).all())
+        statuses = list((await session.execute(select(Message.status))).scalars())
     assert "webhook.deliver" not in kinds and sink.requests == []
+    assert statuses == ["delivered"]  # the message went through: only its notifications are missing
 
 
 async def test_expired_messages_are_not_sent_and_are_notified(send: Send, app: FastAPI, sink: CallbackSink) -> None:

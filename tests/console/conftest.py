@@ -4,53 +4,19 @@ from __future__ import annotations
 
 import re
 from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 from fastapi import FastAPI
 
-from message_exchange.config import Settings
-from message_exchange.msteams.client import forget_tokens
-from tests.conftest import TEST_SECRET_KEY
-from tests.fakes.botframework import FakeBotFramework, User
-from tests.msteams.conftest import APP_ID, APP_SECRET, TENANT, admin_body, bot_body
+# The Teams tests' fake Microsoft, settings and user: the same fixtures, not a copy.
+from tests.msteams.conftest import APP_ID, TENANT, admin_body, bot_body, jane, ms, settings
 from tests.support.accounts import Creds
-from tests.support.pipeline import pipeline_settings
 
-__all__ = ["APP_ID", "TENANT", "Browser", "admin_body", "bot_body"]
+__all__ = ["APP_ID", "TENANT", "Browser", "admin_body", "bot_body", "jane", "ms", "settings"]
 
 _CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
-
-
-@pytest.fixture
-async def ms() -> AsyncIterator[FakeBotFramework]:
-    forget_tokens()
-    async with FakeBotFramework() as fake:
-        fake.add_app(APP_ID, APP_SECRET, TENANT)
-        yield fake
-    forget_tokens()
-
-
-@pytest.fixture
-def settings(database_url: str, tmp_path: Path, ms: FakeBotFramework) -> Settings:
-    return pipeline_settings(
-        database_url,
-        tmp_path,
-        TEST_SECRET_KEY,
-        worker_concurrency=1,
-        msteams_openid_metadata_url=ms.openid_url,
-        msteams_login_authority=ms.base_url,
-        msteams_graph_base_url=ms.base_url,
-        msteams_default_service_url=ms.service_url,
-        msteams_allowed_service_hosts="127.0.0.1",
-    )
-
-
-@pytest.fixture
-def jane(ms: FakeBotFramework) -> User:
-    return ms.add_user(TENANT, "jane@contoso.com", "Jane Doe")
 
 
 class Browser:
