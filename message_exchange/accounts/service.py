@@ -181,6 +181,16 @@ class Caller:
         return [sid for sid in self.lineage.strip("/").split("/") if sid != self.sid]
 
 
+def matched_credential(account: Account, secret: str) -> str:
+    """The stored hash ``secret`` (already authenticated) matched: the auth token's or the password's.
+
+    Callers remember it, so a rotated token or a changed password ends what it let in.
+    """
+    if digests_match(secret, account.auth_token_hash):
+        return account.auth_token_hash
+    return account.password_hash or account.auth_token_hash
+
+
 class CallerCache:
     """Remembers verified Basic credentials so a busy API client is not re-verified per request.
 
@@ -207,11 +217,7 @@ class CallerCache:
         return caller
 
     def remember(self, username: str, secret: str, account: Account) -> Caller:
-        credential = (
-            account.auth_token_hash
-            if digests_match(secret, account.auth_token_hash)
-            else (account.password_hash or account.auth_token_hash)
-        )
+        credential = matched_credential(account, secret)
         caller = Caller(sid=account.sid, lineage=account.lineage, credential=credential)
         self._entries[self._digest(username, secret)] = caller
         while len(self._entries) > self._size:

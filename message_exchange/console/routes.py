@@ -22,7 +22,6 @@ from message_exchange.accounts.repository import AccountRepository
 from message_exchange.console import message_pages, ops_pages, teams_pages, usage_pages, webex_pages
 from message_exchange.console import session as cookies
 from message_exchange.console.deps import TEMPLATES, AnyConsole, Console, SignedIn, SignInRequired, lockout
-from message_exchange.core.crypto import digests_match
 from message_exchange.core.errors import Forbidden, MXError, NotFound, Unauthorized
 from message_exchange.core.families import register_family
 from message_exchange.core.logging import get_logger
@@ -111,11 +110,7 @@ async def login(console: AnyConsole) -> Response:
         )
         return console.render("login.html", 429 if locked else 401, next=target, username=username, error=error)
     guard.succeeded(key)
-    credential = (
-        account.auth_token_hash
-        if digests_match(secret, account.auth_token_hash)
-        else (account.password_hash or account.auth_token_hash)
-    )
+    credential = accounts.matched_credential(account, secret)
     console.data, console.new_cookie = cookies.SessionData.signed_in(account.sid, credential), True
     log.info("console sign-in", account_sid=account.sid)
     return console.finish(RedirectResponse(target, status_code=303))
