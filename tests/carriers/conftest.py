@@ -15,7 +15,12 @@ from message_exchange.config import Settings
 from tests.carriers import line_carrier
 from tests.carriers.line_carrier import LinePeer
 from tests.conftest import TEST_SECRET_KEY
+from tests.fakes.smsc import FakeSmsc, node_available
+from tests.support.accounts import Creds, OwnNumber
 from tests.support.pipeline import pipeline_settings
+
+SENDER = "+19876543210"
+StartSmsc = Callable[..., Awaitable[FakeSmsc]]
 
 
 @pytest.fixture
@@ -33,13 +38,41 @@ def line_type() -> Iterator[str]:
 
 
 @pytest.fixture
-async def carriers(app: FastAPI, line_type: str) -> AsyncIterator[CarrierRegistry]:
+def runtime(app: FastAPI) -> CarrierRuntime:
+    return CarrierRuntime(app.state.settings, app.state.session_factory, app.state.secret_box, "test-node")
+
+
+@pytest.fixture
+async def carriers(runtime: CarrierRuntime, line_type: str) -> AsyncIterator[CarrierRegistry]:
     """This process's carrier registry, following the table every 0.1 s."""
-    runtime = CarrierRuntime(app.state.settings, app.state.session_factory, app.state.secret_box, "test-node")
     registry = CarrierRegistry(runtime)
     await registry.start()
     yield registry
     await registry.stop()
+
+
+@pytest.fixture
+async def smsc() -> AsyncIterator[StartSmsc]:
+    """Start scripted SMSCs (npm ``smpp``; any number, each on its own port); all stop after the test."""
+    if not node_available():
+        pytest.fail("node and node_modules/smpp are needed (scripts/bootstrap runs npm ci)")
+    started: list[FakeSmsc] = []
+
+    async def start(scenario: dict[str, Any] | None = None) -> FakeSmsc:
+        fake = await FakeSmsc(scenario).start()
+        started.append(fake)
+        return fake
+
+    yield start
+    for fake in started:
+        await fake.stop()
+
+
+@pytest.fixture
+async def sender(root: Creds, own_number: OwnNumber) -> Creds:
+    """The root account, owning ``SENDER``."""
+    await own_number(root, SENDER)
+    return root
 
 
 @pytest.fixture

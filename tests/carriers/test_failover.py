@@ -6,7 +6,7 @@ API → dispatch → routing → the SMPP connector (carriers/smpp) → SMSC →
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import httpx
@@ -15,41 +15,12 @@ from fastapi import FastAPI
 
 from message_exchange.carriers.registry import CarrierRegistry
 from message_exchange.messages.models import Message
-from tests.carriers.conftest import AddCarrier, AddRoute
+from tests.carriers.conftest import SENDER, AddCarrier, AddRoute, StartSmsc
 from tests.carriers.helpers import eventually
-from tests.fakes.smsc import FakeSmsc, node_available
-from tests.support.accounts import Creds, OwnNumber
+from tests.support.accounts import Creds
 from tests.support.pipeline import drain
 
-SENDER = "+19876543210"
 ESME_RSYSERR = 0x08  # a transient refusal: the next route is tried
-StartSmsc = Callable[..., Awaitable[FakeSmsc]]
-
-
-@pytest.fixture(autouse=True)
-def _needs_node() -> None:
-    if not node_available():
-        pytest.fail("node and node_modules/smpp are needed (scripts/bootstrap runs npm ci)")
-
-
-@pytest.fixture
-async def smsc() -> AsyncIterator[StartSmsc]:
-    started: list[FakeSmsc] = []
-
-    async def start(scenario: dict[str, Any] | None = None) -> FakeSmsc:
-        fake = await FakeSmsc(scenario).start()
-        started.append(fake)
-        return fake
-
-    yield start
-    for fake in started:
-        await fake.stop()
-
-
-@pytest.fixture
-async def sender(root: Creds, own_number: OwnNumber) -> Creds:
-    await own_number(root, SENDER)
-    return root
 
 
 @pytest.fixture

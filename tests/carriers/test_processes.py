@@ -12,6 +12,7 @@ import signal
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -58,8 +59,8 @@ async def _wait(condition_name: str, check: Callable[[], Awaitable[bool]], withi
         await asyncio.sleep(0.1)
 
 
-@pytest.mark.slow
-async def test_mx_worker_binds_sends_follows_changes_and_unbinds(database_url: str, tmp_path: Path) -> None:
+async def _prepared(database_url: str, tmp_path: Path, **extra_env: str) -> tuple[dict[str, str], Any, FakeSmsc]:
+    """The environment of ``mx`` processes, an account owning ``SENDER``, and a started SMSC."""
     if not node_available():
         pytest.fail("node and node_modules/smpp are needed (scripts/bootstrap runs npm ci)")
     env = mx_env(
@@ -70,10 +71,17 @@ async def test_mx_worker_binds_sends_follows_changes_and_unbinds(database_url: s
         MX_JOB_POLL_SECONDS="0.1",
         MX_CARRIER_RELOAD_SECONDS="0.2",
         MX_LOG_LEVEL="INFO",
+        **extra_env,
     )
     account = await run_cli(env, "accounts", "create", "--email", "ops@example.com", "--password", "long-enough")
     await _in_database(database_url, lambda session, box: _number(session, account["sid"]))
     fake = await FakeSmsc({"receipts": {"mode": "text", "delay_ms": 20}}).start()
+    return env, account, fake
+
+
+@pytest.mark.slow
+async def test_mx_worker_binds_sends_follows_changes_and_unbinds(database_url: str, tmp_path: Path) -> None:
+    env, account, fake = await _prepared(database_url, tmp_path)
     servers = ServerProcesses(env, tmp_path)
     log_path = tmp_path / "worker.log"
     with log_path.open("wb") as log:
@@ -131,22 +139,7 @@ async def test_two_workers_one_bind_every_message_goes_through_the_bound_node(
     """
     if backend != "postgres":
         pytest.skip("several worker processes share the work on PostgreSQL")
-    if not node_available():
-        pytest.fail("node and node_modules/smpp are needed (scripts/bootstrap runs npm ci)")
-    env = mx_env(
-        database_url,
-        tmp_path,
-        TEST_SECRET_KEY,
-        MX_RUN_WORKERS="false",
-        MX_JOB_POLL_SECONDS="0.1",
-        MX_CARRIER_RELOAD_SECONDS="0.2",
-        MX_JOB_MAX_ATTEMPTS="1",
-        MX_WORKER_CONCURRENCY="2",
-        MX_LOG_LEVEL="INFO",
-    )
-    account = await run_cli(env, "accounts", "create", "--email", "ops@example.com", "--password", "long-enough")
-    await _in_database(database_url, lambda session, box: _number(session, account["sid"]))
-    fake = await FakeSmsc({"receipts": {"mode": "text", "delay_ms": 20}}).start()
+    env, account, fake = await _prepared(database_url, tmp_path, MX_JOB_MAX_ATTEMPTS="1", MX_WORKER_CONCURRENCY="2")
     await _in_database(database_url, lambda session, box: _carrier(session, box, fake.port))
     servers = ServerProcesses(env, tmp_path)
     workers: list[asyncio.subprocess.Process] = []

@@ -49,7 +49,14 @@ from message_exchange.carriers.smpp import metrics
 from message_exchange.carriers.smpp.config import SmppConfig
 from message_exchange.carriers.smpp.errors import MAX_BUSY_RETRIES, Kind, classify, rejection
 from message_exchange.carriers.smpp.leases import SlotLeases
-from message_exchange.carriers.smpp.mo import MoHandler, MoPdu
+from message_exchange.carriers.smpp.mo import (
+    TLV_MESSAGE_PAYLOAD,
+    TLV_SAR_MSG_REF_NUM,
+    TLV_SAR_SEGMENT_SEQNUM,
+    TLV_SAR_TOTAL_SEGMENTS,
+    MoHandler,
+    MoPdu,
+)
 from message_exchange.carriers.smpp.pacing import Pacer
 from message_exchange.carriers.smpp.receipts import ReceiptError, is_receipt, read_receipt
 from message_exchange.carriers.smpp.repository import SentPart
@@ -72,10 +79,6 @@ log = get_logger("mx.smpp")
 BUSY_FIRST_DELAY = 0.05
 BUSY_MAX_DELAY = 5.0
 _METHODS = {"udh": ConcatMethod.UDH, "sar": ConcatMethod.SAR, "payload": ConcatMethod.PAYLOAD}
-TLV_SAR_MSG_REF_NUM = 0x020C
-TLV_SAR_TOTAL_SEGMENTS = 0x020E
-TLV_SAR_SEGMENT_SEQNUM = 0x020F
-TLV_MESSAGE_PAYLOAD = 0x0424
 DATA_CODING_BINARY = 0x04  # 8-bit data
 DATA_CODING_CLASS_0 = 0x10  # GSM 03.38 general group, message class 0 ("flash"): 0x10 | alphabet
 
@@ -164,11 +167,13 @@ def submit_fields(config: SmppConfig, message: OutboundMessage, part: PduPart) -
 def _reader_factory(
     factory: async_sessionmaker[AsyncSession],
 ) -> tuple[async_sessionmaker[AsyncSession], AsyncEngine | None]:
-    """Sessions for reading part records from inside a caller's transaction.
+    """Sessions for reading part records on ``submit``'s path.
 
     On SQLite every transaction of the main engine begins IMMEDIATE, so a read from ``submit``
-    would queue behind the write lock its own caller (dispatch) holds. A second engine that
-    begins deferred reads the WAL snapshot beside the writer instead.
+    would wait for the one write lock behind whoever holds it (the part writer, receipts,
+    dispatch recording ``sent``), once for every message of the batches dispatch submits
+    concurrently. A second engine that begins deferred reads the WAL snapshot beside the
+    writers instead.
     """
     bind = factory.kw.get("bind")
     if not isinstance(bind, AsyncEngine) or bind.dialect.name != "sqlite":

@@ -26,6 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from message_exchange.carriers.smpp import metrics
 from message_exchange.carriers.smpp.models import SmppMoPart
+from message_exchange.carriers.smpp.receipts import TLV_RECEIPTED_MESSAGE_ID
 from message_exchange.carriers.smpp.repository import SmppRepository
 from message_exchange.config import Settings
 from message_exchange.core.logging import get_logger
@@ -48,7 +49,6 @@ TLV_SAR_MSG_REF_NUM = 0x020C
 TLV_SAR_TOTAL_SEGMENTS = 0x020E
 TLV_SAR_SEGMENT_SEQNUM = 0x020F
 TLV_MESSAGE_PAYLOAD = 0x0424
-TLV_RECEIPTED_MESSAGE_ID = 0x001E
 
 
 @dataclass(frozen=True, slots=True)

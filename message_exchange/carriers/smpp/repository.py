@@ -13,7 +13,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from message_exchange.carriers.smpp.models import SmppBindLease, SmppMoPart, SmppParkedReceipt, SmppPart
 from message_exchange.carriers.smpp.receipts import id_forms
-from message_exchange.messages.models import Message
 
 _parts = cast(Table, SmppPart.__table__)
 _mo_parts = cast(Table, SmppMoPart.__table__)
@@ -166,13 +165,6 @@ class SmppRepository:
         for part in (await self.session.execute(query)).scalars():
             found.setdefault(part.message_sid, []).append(part)
         return found
-
-    async def messages_for_update(self, sids: Sequence[str]) -> dict[str, Message]:
-        """The messages receipts are about, locked in sid order."""
-        if not sids:
-            return {}
-        query = select(Message).where(Message.sid.in_(list(sids))).order_by(Message.sid).with_for_update()
-        return {message.sid: message for message in (await self.session.execute(query)).scalars()}
 
     # ── parked receipts ────────────────────────────────────────────────────────────────
     async def park(self, carrier_message_id: str, state: str, error: str | None, at: datetime) -> None:

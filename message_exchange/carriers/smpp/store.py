@@ -40,6 +40,7 @@ from message_exchange.carriers.smpp.repository import SentPart, SmppRepository
 from message_exchange.core.logging import get_logger
 from message_exchange.db.base import utcnow
 from message_exchange.messages.models import Message
+from message_exchange.messages.repository import MessageRepository
 from message_exchange.messages.service import StatusEvent, record_status
 from message_exchange.messages.status import MessageStatus
 
@@ -254,7 +255,7 @@ class ReceiptProcessor:
                 part = await repo.part_by_carrier_id(receipt.message_id)
             parts.append(part)
         sids = sorted({part.message_sid for part in parts if part is not None})
-        messages = await repo.messages_for_update(sids)
+        messages = await MessageRepository(session).get_many(sids, for_update=True)  # locked in sid order
         applied: list[bool] = []
         to_settle: dict[str, SmppPart] = {}
         for (receipt, received_at), part in zip(items, parts, strict=True):

@@ -15,14 +15,12 @@ from message_exchange.carriers.registry import CarrierRegistry
 from message_exchange.carriers.smpp.carrier import SmppCarrier
 from message_exchange.carriers.smpp.config import SmppConfig
 from message_exchange.messages.models import Message
-from tests.carriers.conftest import AddCarrier, AddRoute
+from tests.carriers.conftest import SENDER, AddCarrier, AddRoute
+from tests.carriers.helpers import eventually
 from tests.fakes.smsc import FakeSmsc, node_available
-from tests.support.accounts import Creds, OwnNumber
+from tests.support.accounts import Creds
 from tests.support.pipeline import drain
 
-SENDER = "+19876543210"
-
-StartSmsc = Callable[..., Awaitable[FakeSmsc]]
 StartCarrier = Callable[..., Awaitable[SmppCarrier]]
 
 
@@ -30,26 +28,6 @@ StartCarrier = Callable[..., Awaitable[SmppCarrier]]
 def _needs_node() -> None:
     if not node_available():
         pytest.fail("node and node_modules/smpp are needed (scripts/bootstrap runs npm ci)")
-
-
-@pytest.fixture
-async def smsc() -> AsyncIterator[StartSmsc]:
-    """Start scripted SMSCs (any number, each on its own port); all stop after the test."""
-    started: list[FakeSmsc] = []
-
-    async def start(scenario: dict[str, Any] | None = None) -> FakeSmsc:
-        fake = await FakeSmsc(scenario).start()
-        started.append(fake)
-        return fake
-
-    yield start
-    for fake in started:
-        await fake.stop()
-
-
-@pytest.fixture
-def runtime(app: FastAPI) -> CarrierRuntime:
-    return CarrierRuntime(app.state.settings, app.state.session_factory, app.state.secret_box, "test-node")
 
 
 @pytest.fixture
@@ -67,26 +45,12 @@ async def start_carrier(runtime: CarrierRuntime) -> AsyncIterator[StartCarrier]:
         started.append(carrier)
         await carrier.start()
         if wait_up:
-            await until(carrier.is_up, what=f"{config.name} bound")
+            await eventually(carrier.is_up, timeout=10, what=f"{config.name} bound")
         return carrier
 
     yield start
     for carrier in started:
         await carrier.stop()
-
-
-async def until(condition: Callable[[], bool], *, timeout: float = 10.0, what: str = "condition") -> None:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while not condition():
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError(f"{what} did not happen within {timeout}s")
-        await asyncio.sleep(0.02)
-
-
-@pytest.fixture
-async def sender(root: Creds, own_number: OwnNumber) -> Creds:
-    await own_number(root, SENDER)
-    return root
 
 
 async def send(client: httpx.AsyncClient, account: Creds, to: str, body: str = "Hello", **extra: str) -> str:
@@ -126,6 +90,6 @@ async def smpp_route(
         await add_carrier(name, fake.port, type="smpp", enquire_link_seconds=5.0, **values)
         await add_route(name, prefix)
         await carriers.reload()
-        await until(lambda: (c := carriers.get(name)) is not None and c.is_up(), what=f"{name} bound")
+        await eventually(lambda: (c := carriers.get(name)) is not None and c.is_up(), timeout=10, what=f"{name} bound")
 
     return add

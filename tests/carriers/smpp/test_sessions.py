@@ -13,7 +13,9 @@ from sqlalchemy import select
 
 from message_exchange.carriers.base import CarrierUnavailable, OutboundMessage
 from message_exchange.carriers.smpp.models import SmppBindLease, SmppPart
-from tests.carriers.smpp.conftest import StartCarrier, StartSmsc, send, until, wait_status
+from tests.carriers.conftest import StartSmsc
+from tests.carriers.helpers import eventually
+from tests.carriers.smpp.conftest import StartCarrier, send, wait_status
 from tests.support.accounts import Creds
 
 AddSmpp = Callable[..., Awaitable[None]]
@@ -95,17 +97,21 @@ async def test_bind_slots_are_shared_across_nodes_and_taken_over_from_a_dead_one
     fake = await smsc()
     config = fake.config("shared", binds=2, bind_lease_seconds=1.5)
     first = await start_carrier(config, node="node-a")
-    await until(lambda: len(first.leases.held) == 2, what="node-a holds both slots")
+    await eventually(lambda: len(first.leases.held) == 2, timeout=10, what="node-a holds both slots")
     second = await start_carrier(config, node="node-b", wait_up=False)
     await asyncio.sleep(1.0)
     assert not second.is_up() and second.leases.held == frozenset()
     assert len(fake.of("bind", ok=True)) == 2  # never more than binds
 
-    # node-a dies: it stops renewing without unbinding or releasing anything.
+    # node-a dies: it stops renewing without unbinding or releasing anything. It stops between
+    # two renewals (right after one, while it sleeps), as a killed process would: a task
+    # cancelled inside its SQLite write transaction is not what a dead node leaves behind.
     assert first.leases._task is not None
+    renewed = first.leases._last_ok
+    await eventually(lambda: first.leases._last_ok != renewed, timeout=10, what="node-a renews")
     first.leases._task.cancel()
-    await until(second.is_up, timeout=10, what="node-b takes the slots over")
-    await until(lambda: len(second.leases.held) == 2, timeout=5, what="both slots")
+    await eventually(second.is_up, timeout=10, what="node-b takes the slots over")
+    await eventually(lambda: len(second.leases.held) == 2, timeout=5, what="both slots")
     async with app.state.session_factory() as session:
         holders = {row.holder for row in (await session.execute(select(SmppBindLease))).scalars()}
     assert holders == {second.holder}

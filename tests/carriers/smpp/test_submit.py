@@ -9,7 +9,8 @@ from fastapi import FastAPI
 from sqlalchemy import select
 
 from message_exchange.carriers.smpp.models import SmppPart
-from tests.carriers.smpp.conftest import StartSmsc, send, wait_status
+from tests.carriers.conftest import StartSmsc
+from tests.carriers.smpp.conftest import send, wait_status
 from tests.support.accounts import Creds
 
 AddSmpp = Callable[..., Awaitable[None]]
@@ -159,6 +160,13 @@ async def test_a_receipt_before_its_submit_response_is_parked_then_applied(
     [receipt] = fake.of("receipt_sent")
     [submit] = fake.accepted()
     assert receipt["message_id"] == submit["message_id"] == message.carrier_message_id
+    # The receipt overtook the response: our client acknowledged it before it heard the response.
+    order = [
+        e["event"]
+        for e in list(fake.events)
+        if e["event"] == "submit_sm_resp" or (e["event"] == "deliver_sm_resp" and e.get("kind") == "receipt")
+    ]
+    assert order == ["deliver_sm_resp", "submit_sm_resp"]
     async with app.state.session_factory() as session:
         from message_exchange.carriers.smpp.models import SmppParkedReceipt
 

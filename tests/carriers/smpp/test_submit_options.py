@@ -26,7 +26,8 @@ from message_exchange.cli import app as cli_app
 from message_exchange.connect.models import ConnectTransaction
 from message_exchange.encoding import parse_udh
 from message_exchange.messages.models import Message
-from tests.carriers.smpp.conftest import StartSmsc, wait_status
+from tests.carriers.conftest import StartSmsc
+from tests.carriers.smpp.conftest import wait_status
 from tests.conftest import TEST_SECRET_KEY
 from tests.connect import conftest as connect_fixtures
 from tests.connect.conftest import Send, Service, sms_body
