@@ -77,7 +77,9 @@ class SlotLeases:
         interval = self.config.bind_lease_seconds / 3
         while True:
             try:
-                held = await self.renew()
+                # Shielded: stop() cancels this task, and a renewal cut off inside its
+                # transaction would leave SQLite's write lock to the garbage collector.
+                held = await asyncio.shield(self.renew())
                 self._last_ok = time.monotonic()
             except Exception as exc:  # noqa: BLE001
                 log.warning("bind slot leases not renewed", carrier=self.config.name, error=str(exc))
