@@ -1,6 +1,7 @@
 """bench/connect: a 1,000-destination Messaging API v1 request, accepted and then drained.
 
     .venv/bin/python bench/connect.py [--db sqlite|postgres] [--requests 20] [--size 1000]
+                                      [--worker-processes N] [--py-spy PATH]
                                       [--pg-admin postgresql://postgres@127.0.0.1:5432/postgres]
 
 Starts one ``mx serve`` on a free 127.0.0.1 port (a fresh SQLite file in a temp dir, or a
@@ -12,8 +13,12 @@ service with the ``mx`` CLI, then:
     warm-up requests) and measures each answer's latency at the client: p50 / p90 / max.
     Every answer is checked: ``--size`` entries, all ``1001``.
 (b) drain: restarts the server with its in-process workers on (sandbox carrier, no
-    delivery delay) and measures how long until every accepted message is final
-    (``delivered``): messages / s from the restart to the last one.
+    delivery delay) — or, with ``--worker-processes N``, the server without workers and N
+    ``mx worker`` processes beside it (the PostgreSQL deployment) — and measures, polling
+    every 0.1 s from the last poll that saw nothing handed over yet (startup is not drain
+    time), how long until every message was handed to the sandbox carrier (``sent`` or
+    later) and until every one is final (``delivered``); with the CPU the draining
+    processes and all PostgreSQL processes used until the hand-over was complete.
 
 One line of figures goes to stdout. Loopback only; stops by itself.
 """
@@ -31,15 +36,17 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "bench")]
 
-from accept import HOST, MX, Server, mx, postgres_database  # noqa: E402
+from accept import HOST, MX, Server, cpu_seconds, mx, postgres_database  # noqa: E402
 
 from message_exchange.db.engine import create_engine, create_session_factory  # noqa: E402
 from message_exchange.messages.models import Message  # noqa: E402
@@ -74,39 +81,73 @@ def accept(server: Server, key: str, requests: int, size: int) -> list[float]:
     return latencies
 
 
-async def progress(database_url: str) -> tuple[int, int, int]:
+async def progress(session: AsyncSession) -> tuple[int, int, int]:
     """(messages, handed to the carrier or later, final)."""
+    counts = dict((await session.execute(select(Message.status, func.count()).group_by(Message.status))).all())
+    await session.rollback()  # a fresh snapshot at the next poll
+    total = sum(counts.values())
+    final = sum(counts.get(s, 0) for s in ("delivered", "failed", "undelivered"))
+    return total, total - counts.get("queued", 0), final
+
+
+def postgres_cpu() -> float:
+    """CPU seconds used so far by every ``postgres`` process of the machine (its backends)."""
+    total = 0.0
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            with contextlib.suppress(OSError):
+                if (entry / "comm").read_text().strip() == "postgres":
+                    total += cpu_seconds(int(entry.name))
+    return total
+
+
+def start_spy(args: argparse.Namespace, pid: int) -> subprocess.Popen[bytes] | None:
+    if not args.py_spy:
+        return None
+    return subprocess.Popen(
+        [args.py_spy, "record", "-p", str(pid), "-d", "10", "-r", "200", "-f", "raw", "-o", args.profile,
+         "--nonblocking"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+
+
+@dataclass
+class Drain:
+    total: int
+    submitted: int
+    done: int
+    submitted_at: float | None  # seconds until every message was handed to the carrier
+    drained: float  # seconds until every message was final
+    cpu: float  # CPU seconds of the draining processes until every message was handed over
+    pg_cpu: float  # PostgreSQL's, over the same time
+
+
+async def drain(args: argparse.Namespace, pids: list[int], database_url: str) -> Drain:
+    """The clock starts at the last poll (every 0.1 s) that saw nothing handed over yet: the
+    processes' startup (imports, migrations, a worker process's own) is not drain time."""
+    begun = time.monotonic()
+    spy = start_spy(args, pids[0])
     engine = create_engine(database_url)
     try:
         async with create_session_factory(engine)() as session:
-            counts = dict((await session.execute(select(Message.status, func.count()).group_by(Message.status))).all())
-        total = sum(counts.values())
-        final = sum(counts.get(s, 0) for s in ("delivered", "failed", "undelivered"))
-        return total, total - counts.get("queued", 0), final
+            total, submitted, done = await progress(session)
+            started, cpu_before, pg_before = time.monotonic(), sum(cpu_seconds(pid) for pid in pids), postgres_cpu()
+            cpu = pg_cpu = 0.0
+            submitted_at = None
+            while done < total and time.monotonic() - begun < args.drain_timeout:
+                if submitted == 0:
+                    started, cpu_before, pg_before = (
+                        time.monotonic(), sum(cpu_seconds(pid) for pid in pids), postgres_cpu()
+                    )  # fmt: skip
+                await asyncio.sleep(0.1)
+                total, submitted, done = await progress(session)
+                if submitted == total and submitted_at is None:
+                    submitted_at = time.monotonic() - started
+                    cpu = sum(cpu_seconds(pid) for pid in pids) - cpu_before
+                    pg_cpu = postgres_cpu() - pg_before
+        return Drain(total, submitted, done, submitted_at, time.monotonic() - started, cpu, pg_cpu)
     finally:
         await engine.dispose()
-
-
-def drain(args: argparse.Namespace, server: Server, database_url: str) -> tuple[int, int, int, float | None, float]:
-    """(messages, handed to the carrier, final, seconds until all were handed over, seconds until all final)."""
-    started = time.monotonic()  # the server is up: its startup (imports, migrations) is not drain time
-    spy = None
-    if args.py_spy:
-        spy = subprocess.Popen(
-            [args.py_spy, "record", "-p", str(server.process.pid), "-d", "10", "-r", "200", "-f", "raw",
-             "-o", args.profile, "--nonblocking"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        )  # fmt: skip
-    try:
-        total, submitted, done = asyncio.run(progress(database_url))
-        submitted_at = None
-        while done < total and time.monotonic() - started < args.drain_timeout:
-            time.sleep(0.5)
-            total, submitted, done = asyncio.run(progress(database_url))
-            if submitted == total and submitted_at is None:
-                submitted_at = time.monotonic() - started
-        return total, submitted, done, submitted_at, time.monotonic() - started
-    finally:
         if spy is not None:
             spy.wait(60)
 
@@ -118,6 +159,12 @@ def main() -> None:
     parser.add_argument("--size", type=int, default=1000)
     parser.add_argument("--drain-timeout", type=float, default=600)
     parser.add_argument("--pg-admin", default="postgresql://postgres@127.0.0.1:5432/postgres")
+    parser.add_argument(
+        "--worker-processes",
+        type=int,
+        default=0,
+        help="drain with the API server (MX_RUN_WORKERS=false) and this many `mx worker` processes beside it",
+    )
     parser.add_argument("--py-spy", help="path of a py-spy binary: profile the server's first 10 s of draining")
     parser.add_argument("--profile", default="/tmp/mx-connect-drain.txt", help="where py-spy writes collapsed stacks")
     args = parser.parse_args()
@@ -163,21 +210,38 @@ def main() -> None:
                 latencies = accept(server, service["key"], args.requests, args.size)
             finally:
                 server.stop()
-            server = Server(env, tmp / "serve-drain.log")
+            drain_env = {**env, "MX_RUN_WORKERS": "false"} if args.worker_processes else env
+            server = Server(drain_env, tmp / "serve-drain.log")
             server.wait_ready()
+            workers = [
+                subprocess.Popen([str(MX), "worker"], env=env, cwd=ROOT, stdout=log, stderr=log)
+                for log in [(tmp / f"worker-{n}.log").open("wb") for n in range(args.worker_processes)]
+            ]
             try:
-                total, submitted, done, submitted_at, drained = drain(args, server, database_url)
+                pids = [server.process.pid, *(w.pid for w in workers)]
+                result = asyncio.run(drain(args, pids, database_url))
             finally:
+                for w in workers:
+                    w.terminate()
+                    w.wait(20)
                 server.stop()
         quantiles = statistics.quantiles(latencies, n=10)
+        total, submitted, done, submitted_at = result.total, result.submitted, result.done, result.submitted_at
+        who = f"server + {args.worker_processes} mx worker" if args.worker_processes else "workers in the server"
+        cpu = (
+            f" (CPU until handed over: ours {result.cpu / submitted_at:.0%} of a core, "
+            f"PostgreSQL {result.pg_cpu / submitted_at:.0%})"
+            if submitted_at
+            else ""
+        )
         print(
             f"connect db={args.db} size={args.size} requests={args.requests} | accept: "
             f"p50={statistics.median(latencies):.1f}ms p90={quantiles[8]:.1f}ms max={max(latencies):.1f}ms "
             f"({args.size * len(latencies) / (sum(latencies) / 1000):.0f} destinations/s) | "
-            f"drain (workers on, from the restarted server's first answer): {submitted}/{total} "
+            f"drain ({who}, from the first hand-over): {submitted}/{total} "
             "submitted to the sandbox carrier"
-            f"{f' in {submitted_at:.1f}s = {total / submitted_at:.0f} msg/s' if submitted_at else ''}, "
-            f"{done}/{total} final in {drained:.1f}s = {done / drained:.0f} msg/s"
+            f"{f' in {submitted_at:.2f}s = {total / submitted_at:.0f} msg/s' if submitted_at else ''}{cpu}, "
+            f"{done}/{total} final in {result.drained:.1f}s = {done / result.drained:.0f} msg/s"
         )
     finally:
         shutil.rmtree(tmp, ignore_errors=True)

@@ -22,7 +22,9 @@ A message's submission options (flash, binary, UCS-2, DLT template id) are ignor
 sandbox has no handset to show them on (a binary body stays its hex text).
 
 The submission and its receipt job commit in the dispatch transaction, so a crash can
-neither lose the receipt nor deliver twice.
+neither lose the receipt nor deliver twice. One job carries the receipts of every message
+submitted together (a dispatch batch's), as a network reports them in bulk: a job per
+receipt cost the database as much as the dispatch itself.
 """
 
 from __future__ import annotations
@@ -39,12 +41,13 @@ from message_exchange.inbound.service import InboundMedia, InboundMessage, recei
 from message_exchange.jobs.registry import BatchContext, JobContext, batch_handler, job_handler
 from message_exchange.jobs.service import enqueue_many
 from message_exchange.messages.repository import MessageRepository
-from message_exchange.messages.service import StatusEvent, apply_carrier_report, record_status
+from message_exchange.messages.service import StatusEvent, record_status
 from message_exchange.messages.status import MessageStatus
 from message_exchange.numbers.repository import NumberRepository
 
 NAME = "sandbox"
 RECEIPT_JOB = "sandbox.receipt"
+RECEIPTS = "receipts"  # a receipt job's payload: {"receipts": [{carrier_message_id, status, …}, …]}
 LOOPBACK_JOB = "sandbox.loopback"
 
 REJECTED_AT_SUBMIT: dict[str, tuple[int, str]] = {
@@ -97,7 +100,8 @@ class SandboxCarrier:
             receipts.append(receipt)
             outcomes.append(SubmitResult(carrier_message_id=carrier_id))
         delay = self._settings.sandbox_delivery_delay_seconds
-        await enqueue_many(self._session, RECEIPT_JOB, receipts, delay=delay)
+        if receipts:
+            await enqueue_many(self._session, RECEIPT_JOB, [{RECEIPTS: receipts}], delay=delay)
         owned = await NumberRepository(self._session).by_phone_numbers({message.to_address for message, _ in accepted})
         loopbacks = [
             {
@@ -115,9 +119,27 @@ class SandboxCarrier:
         return outcomes
 
 
+def _receipts(payload: dict[str, Any]) -> list[dict[str, Any]]:
+    """A receipt job's receipts: its list, or itself (a job written before receipts were bundled)."""
+    bundled = payload.get(RECEIPTS)
+    return list(bundled) if isinstance(bundled, list) else [payload]
+
+
+async def _apply_receipts(session: AsyncSession, receipts: list[dict[str, Any]]) -> None:
+    """Apply receipts in one transaction: one query finds and locks their messages; a receipt
+    whose message carries no such id (yet) is dropped, as a real carrier's would be."""
+    messages = await MessageRepository(session).by_carrier_ids(
+        NAME, {str(receipt["carrier_message_id"]) for receipt in receipts}
+    )
+    for receipt in receipts:
+        message = messages.get(str(receipt["carrier_message_id"]))
+        if message is not None:
+            await record_status(session, message, _receipt_event(receipt))
+
+
 @job_handler(RECEIPT_JOB)
 async def deliver_receipt(ctx: JobContext, payload: dict[str, Any]) -> None:
-    await apply_carrier_report(ctx.session, NAME, payload["carrier_message_id"], _receipt_event(payload))
+    await _apply_receipts(ctx.session, _receipts(payload))
 
 
 def _receipt_event(payload: dict[str, Any]) -> StatusEvent:
@@ -130,14 +152,8 @@ def _receipt_event(payload: dict[str, Any]) -> StatusEvent:
 
 @batch_handler(RECEIPT_JOB)
 async def deliver_receipts(ctx: BatchContext) -> list[str]:
-    """Many receipts in one transaction: one query finds and locks their messages."""
-    messages = await MessageRepository(ctx.session).by_carrier_ids(
-        NAME, {str(item.payload["carrier_message_id"]) for item in ctx.items}
-    )
-    for item in ctx.items:
-        message = messages.get(str(item.payload["carrier_message_id"]))
-        if message is not None:  # else, as one by one: no message carries that id (yet)
-            await record_status(ctx.session, message, _receipt_event(item.payload))
+    """Many receipt jobs in one transaction."""
+    await _apply_receipts(ctx.session, [receipt for item in ctx.items for receipt in _receipts(item.payload)])
     return [item.job_id for item in ctx.items]
 
 

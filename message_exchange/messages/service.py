@@ -357,17 +357,6 @@ async def record_status(session: AsyncSession, message: Message, event: StatusEv
     return True
 
 
-async def apply_carrier_report(
-    session: AsyncSession, carrier: str, carrier_message_id: str, event: StatusEvent
-) -> bool:
-    """A delivery receipt from ``carrier``; False when no message carries that id (yet)."""
-    message = await MessageRepository(session).by_carrier_id(carrier, carrier_message_id)
-    if message is None:
-        return False
-    await record_status(session, message, event)
-    return True
-
-
 async def message_history(session: AsyncSession, account: Account, sid: str) -> list[MessageEvent]:
     """Every status change of one of ``account``'s messages, oldest first (NotFound as :func:`get_message`)."""
     await get_message(session, account, sid)

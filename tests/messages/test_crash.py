@@ -151,11 +151,16 @@ async def test_sigkill_mid_send_loses_nothing_and_submits_nothing_twice(
     assert set(dispatch_sids) == set(by_sid), "a message without its dispatch job, or a job without its message"
     assert set(dispatch_sids.values()) == {1}, "a message has more than one dispatch job"
 
-    # --- submitted exactly once: one carrier id, one receipt job per message --------------
+    # --- submitted exactly once: one carrier id, one receipt per message ------------------
     carrier_ids = Counter(row[3] for row in messages)
     assert None not in carrier_ids and set(carrier_ids.values()) == {1}
     assert {row[2] for row in messages} == {"sandbox"}
-    receipts = Counter(_payload(row[4])["carrier_message_id"] for row in jobs if row[1] == "sandbox.receipt")
+    receipts = Counter(
+        receipt["carrier_message_id"]
+        for row in jobs
+        if row[1] == "sandbox.receipt"
+        for receipt in _payload(row[4])["receipts"]
+    )
     assert set(receipts) == set(carrier_ids), "every submission has its receipt, and only submissions have one"
     assert set(receipts.values()) == {1}, "a message was submitted to the carrier twice"
     assert {row[2] for row in jobs} == {"succeeded"}, Counter(row[2] for row in jobs)

@@ -6,9 +6,13 @@ import httpx
 import pytest
 from fastapi import FastAPI
 from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
 from twilio.request_validator import RequestValidator
 
+from message_exchange.db.base import utcnow
 from message_exchange.jobs.models import Job
+from message_exchange.jobs.service import enqueue
+from message_exchange.messages.models import Message
 from tests.fakes.callback_sink import CallbackSink
 from tests.support.accounts import Creds
 from tests.support.pipeline import drain
@@ -123,3 +127,45 @@ async def test_no_callback_url_means_no_deliveries(client: httpx.AsyncClient, ap
     async with app.state.session_factory() as session:
         kinds = [k for (k,) in (await session.execute(select(Job.kind))).all()]
     assert sorted(kinds) == ["message.dispatch", "sandbox.receipt"]
+
+
+async def test_messages_dispatched_together_share_one_receipt_job(
+    client: httpx.AsyncClient, app: FastAPI, root: Creds
+) -> None:
+    sids = []
+    for n in range(5):
+        response = await client.post(
+            f"/api/2012-04-24/Accounts/{root.sid}/Messages",
+            data={"from": "sms:+19876543210", "to": f"sms:+1321654{n:04d}", "body": "hi"},
+            auth=root.auth,
+        )
+        sids.append(response.json()["sid"])
+    await drain(app)
+    assert {(await _message(client, root, sid))["status"] for sid in sids} == {"delivered"}
+    async with app.state.session_factory() as session:
+        payloads = (await session.execute(select(Job.payload).where(Job.kind == "sandbox.receipt"))).scalars().all()
+    assert [len(payload["receipts"]) for payload in payloads] == [5]  # one dispatch batch, one receipt job
+
+
+async def test_a_receipt_job_of_the_earlier_one_receipt_shape_still_applies(
+    client: httpx.AsyncClient, app: FastAPI, root: Creds
+) -> None:
+    async with app.state.session_factory() as session, session.begin():
+        # Sent earlier by the sandbox, its receipt job queued by a version before bundling.
+        message = await _sent_message(session, root.sid, carrier_message_id="SBXold")
+        await enqueue(session, "sandbox.receipt", {"carrier_message_id": "SBXold", "status": "delivered"})
+    await drain(app)
+    assert (await _message(client, root, message))["status"] == "delivered"
+
+
+async def _sent_message(session: AsyncSession, account_sid: str, *, carrier_message_id: str) -> str:
+    now = utcnow()
+    message = Message(
+        sid="SM" + "0" * 31 + "1", account_sid=account_sid, direction="outbound-api", channel="sms",
+        from_address="+19876543210", to_address="+13216540987", body="hi", media=[], num_segments=1,
+        status="sent", price_unit="USD", status_callback_method="POST", api_version="2012-04-24",
+        created_via="messages", carrier="sandbox", carrier_message_id=carrier_message_id,
+        date_created=now, date_updated=now, date_sent=now,
+    )  # fmt: skip
+    session.add(message)
+    return message.sid

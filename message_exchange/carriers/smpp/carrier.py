@@ -64,6 +64,7 @@ from message_exchange.carriers.smpp.session import BindFailed, SlotSession
 from message_exchange.carriers.smpp.store import PartWriter, ReceiptProcessor, RecordedParts
 from message_exchange.core.logging import get_logger
 from message_exchange.db.base import utcnow
+from message_exchange.db.engine import JSON_CODEC
 from message_exchange.encoding import (
     ConcatMethod,
     DataCoding,
@@ -178,7 +179,7 @@ def _reader_factory(
     bind = factory.kw.get("bind")
     if not isinstance(bind, AsyncEngine) or bind.dialect.name != "sqlite":
         return factory, None
-    engine = create_async_engine(bind.url, connect_args={"isolation_level": None})
+    engine = create_async_engine(bind.url, connect_args={"isolation_level": None}, **JSON_CODEC)
 
     def _pragmas(dbapi_connection: object, _record: object) -> None:
         cursor = dbapi_connection.cursor()  # type: ignore[attr-defined]
