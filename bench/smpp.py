@@ -1,7 +1,8 @@
 """bench/smpp: end to end through SMPP — API accept → submit_sm → receipt → status callback.
 
     .venv/bin/python bench/smpp.py [--messages 20000] [--concurrency 64] [--binds 2] [--window 64]
-                                   [--receipt-delay-ms 200] [--pg-admin postgresql://postgres@127.0.0.1:5432/postgres]
+                                   [--receipt-delay-ms 200] [--worker-processes N] [--no-callbacks]
+                                   [--pg-admin postgresql://postgres@127.0.0.1:5432/postgres]
 
 On a fresh PostgreSQL database (created on ``--pg-admin``'s server, dropped afterwards) it
 starts the scripted SMSC (tests/fakes/smsc, quiet mode: counters only), a status-callback
@@ -19,6 +20,11 @@ message's ``delivered`` callback has arrived (or 120 s pass) and prints one line
 - lost: accepted messages without a ``delivered`` callback; dup parts: parts the SMSC
   acknowledged twice (must be 0);
 - the server's and the SMSC's CPU use.
+
+``--worker-processes N`` runs the pipeline (dispatch, the SMPP binds, receipts, callbacks)
+in N ``mx worker`` processes beside an API-only server (``MX_RUN_WORKERS=false``): the
+PostgreSQL deployment, using the second core. The binds are shared out among them (bind
+slots are leased per carrier), so give ``--binds`` ≥ N.
 
 ``--no-callbacks`` sends without ``status_callback``: the pipeline alone (API, dispatch, SMPP,
 receipts), to tell its cost from the callbacks'.
@@ -38,16 +44,20 @@ import argparse
 import asyncio
 import contextlib
 import os
+import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 from urllib.parse import parse_qs, urlencode
 
+import uvloop
+
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "bench")]
 
-from accept import HOST, Connection, Server, cpu_seconds, free_port, mx, postgres_database  # noqa: E402
+from accept import HOST, MX, Connection, Server, cpu_seconds, free_port, mx, own_cpu, postgres_database  # noqa: E402
+from connect import postgres_cpu  # noqa: E402
 
 from tests.fakes.smsc import FakeSmsc  # noqa: E402
 
@@ -168,7 +178,8 @@ async def run(args: argparse.Namespace, env: dict[str, str], tmp: Path) -> str:
     ).start()
     sink = CallbackSink()
     await sink.start()
-    server = Server(env, tmp / "serve.log")
+    server = Server({**env, "MX_RUN_WORKERS": "false"} if args.worker_processes else env, tmp / "serve.log")
+    workers: list[subprocess.Popen[bytes]] = []
     try:
         server.wait_ready()
         account = mx(env, "accounts", "create", "--email", "bench@example.com", "--password", "bench-pass", "--json")
@@ -178,6 +189,7 @@ async def run(args: argparse.Namespace, env: dict[str, str], tmp: Path) -> str:
             "--system-id", "esme", "--password", "secret", "--binds", str(args.binds), "--window", str(args.window),
         )  # fmt: skip
         mx(env, "carriers", "route", "add", "--carrier", "smsc")
+        workers = start_workers(env, tmp, args.worker_processes)
         await asyncio.sleep(3)  # the server re-reads routes and connections every MX_CARRIER_RELOAD_SECONDS
         deadline = time.monotonic() + 30
         while (await smsc.stats())["binds"] < args.binds:
@@ -186,12 +198,21 @@ async def run(args: argparse.Namespace, env: dict[str, str], tmp: Path) -> str:
             await asyncio.sleep(0.2)
         callback = "" if args.no_callbacks else f"http://{HOST}:{sink.port}/cb"
         reqs = requests(account["sid"], account["auth_token"], server.port, callback, args.messages)
-        cpu_before = cpu_seconds(server.process.pid)
+        pids = [server.process.pid, *(w.pid for w in workers)]
+        assert smsc._process is not None
+        cpu_before = sum(cpu_seconds(pid) for pid in pids)
+        others_before = own_cpu(), cpu_seconds(smsc._process.pid), postgres_cpu()
         started = time.monotonic()
         ok, bad, accept_elapsed = await drive(server.port, reqs, args.concurrency)
         db_done = await wait_delivered_in_db(env["MX_DATABASE_URL"], ok, started, sink, callbacks=not args.no_callbacks)
         e2e = (sink.last_at - started) if sink.delivered else db_done[1]
-        cpu = cpu_seconds(server.process.pid) - cpu_before
+        cpu = sum(cpu_seconds(pid) for pid in pids) - cpu_before
+        bench_cpu, smsc_cpu, pg_cpu = (
+            now - before
+            for now, before in zip(
+                (own_cpu(), cpu_seconds(smsc._process.pid), postgres_cpu()), others_before, strict=True
+            )
+        )
         stats = await smsc.stats()
         return (
             f"smpp e2e: accepted {ok} ({bad} refused) at {ok / accept_elapsed:,.0f}/s; "
@@ -200,14 +221,26 @@ async def run(args: argparse.Namespace, env: dict[str, str], tmp: Path) -> str:
             f"lost {ok - (db_done[0] if args.no_callbacks else len(sink.delivered))}; "
             f"submits {stats['submits']} accepted {stats['accepted']} "
             f"dup parts {stats['duplicates']}; receipts {stats['receipts']}; "
-            f"server CPU {cpu / e2e:.0%} of a core; callbacks by status {dict(sorted(sink.statuses.items()))}"
+            f"{'server' if not workers else f'server + {len(workers)} mx worker'} CPU {cpu / e2e:.0%} of a core; "
+            f"PostgreSQL {pg_cpu / e2e:.0%}, SMSC {smsc_cpu / e2e:.0%}, this script (clients, callback sink) "
+            f"{bench_cpu / e2e:.0%}; callbacks by status {dict(sorted(sink.statuses.items()))}"
         )
     finally:
+        for worker in workers:
+            worker.terminate()
+            worker.wait(20)
         server.stop()
         with contextlib.suppress(OSError):  # kept for a look after the temp dir is gone
             (Path(tempfile.gettempdir()) / "bench-smpp-serve.log").write_bytes((tmp / "serve.log").read_bytes())
         sink.server.close()
         await smsc.stop()
+
+
+def start_workers(env: dict[str, str], tmp: Path, count: int) -> list[subprocess.Popen[bytes]]:
+    return [
+        subprocess.Popen([str(MX), "worker"], env=env, cwd=ROOT, stdout=log, stderr=log)
+        for log in [(tmp / f"worker-{n}.log").open("wb") for n in range(count)]
+    ]
 
 
 async def connector_only(args: argparse.Namespace, env: dict[str, str]) -> str:
@@ -292,6 +325,12 @@ def main() -> None:
     parser.add_argument("--receipt-delay-ms", type=int, default=200)
     parser.add_argument("--receipts", default="text", help="text | tlv | none")
     parser.add_argument("--workers", type=int, default=16, help="MX_WORKER_CONCURRENCY")
+    parser.add_argument(
+        "--worker-processes",
+        type=int,
+        default=0,
+        help="run the pipeline in this many `mx worker` processes beside the API server (MX_RUN_WORKERS=false)",
+    )
     parser.add_argument("--connector-only", action="store_true", help="the SMPP connector alone (no API, no jobs)")
     parser.add_argument("--no-callbacks", action="store_true", help="send without status callbacks")
     parser.add_argument("--pg-admin", default="postgresql://postgres@127.0.0.1:5432/postgres")
@@ -312,7 +351,7 @@ def main() -> None:
         if args.connector_only:
             print(asyncio.run(connector_only(args, env)))
         else:
-            print(asyncio.run(run(args, env, Path(tmp))))
+            print(uvloop.run(run(args, env, Path(tmp))))  # the clients and the sink cost less CPU on uvloop
 
 
 if __name__ == "__main__":

@@ -36,6 +36,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.dml import ReturningUpdate
 
 from message_exchange.db.base import UTCDateTime
+from message_exchange.db.deferred import defer_insert
 from message_exchange.jobs.models import AttemptOutcome, Job, JobAttempt, JobStatus
 
 # Core tables, and the per-job statements built once with bound parameters: they run for
@@ -81,6 +82,11 @@ def _dialect(session: AsyncSession) -> str:
 
 def _time(name: str) -> Any:
     return bindparam(name, type_=UTCDateTime())
+
+
+def defer_job(session: AsyncSession, row: dict[str, Any]) -> None:
+    """Insert a new job (``Job`` column values) with the transaction's next flush or commit."""
+    defer_insert(session, _jobs, row)
 
 
 async def insert_jobs(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:

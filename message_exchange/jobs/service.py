@@ -164,14 +164,14 @@ def _job_row(
 
 
 def add_job(session: AsyncSession, kind: str, payload: dict[str, Any], *, max_attempts: int | None = None) -> str:
-    """Like :func:`enqueue` (due now), but through the session's unit of work: no statement now;
-    the job is inserted at the next flush, together with every other one added meanwhile (one
-    multi-row insert for a batch's callbacks instead of one statement each)."""
+    """Like :func:`enqueue` (due now), but no statement now: the job is inserted at the next
+    flush or commit, together with every other one added meanwhile (one multi-row insert for a
+    batch's callbacks instead of one statement each; :mod:`message_exchange.db.deferred`)."""
     now = utcnow()
-    job = Job(**_job_row(kind, payload, now=now, run_at=now, max_attempts=max_attempts, queue=None))
-    session.add(job)
+    row = _job_row(kind, payload, now=now, run_at=now, max_attempts=max_attempts, queue=None)
+    repository.defer_job(session, row)
     session.sync_session.info.setdefault(_WAKE_ON_COMMIT, set()).add(kind)
-    return job.id
+    return str(row["id"])
 
 
 def backoff_delay(attempt: int, base: float, cap: float, *, rng: random.Random | None = None) -> float:

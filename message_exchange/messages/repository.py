@@ -12,7 +12,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
 from message_exchange.core.sorting import Sort
+from message_exchange.db.deferred import defer_insert
 from message_exchange.messages.models import Message, MessageEvent
+
+_events = cast(Table, MessageEvent.__table__)
 
 SORTABLE: dict[str, InstrumentedAttribute[Any]] = {
     "DateCreated": Message.date_created,
@@ -103,9 +106,10 @@ class MessageRepository:
         found = (await self.session.execute(query)).scalars()
         return {message.carrier_message_id: message for message in found if message.carrier_message_id}
 
-    def add_event(self, event: MessageEvent) -> None:
-        """No flush: a batch's events are inserted together at its next flush."""
-        self.session.add(event)
+    def add_event(self, values: dict[str, Any]) -> None:
+        """A status-history row (``MessageEvent`` column values), inserted with the batch's
+        others at the transaction's next flush or commit (:mod:`message_exchange.db.deferred`)."""
+        defer_insert(self.session, _events, values)
 
     async def events(self, sid: str) -> list[MessageEvent]:
         query = (

@@ -332,15 +332,15 @@ async def record_status(session: AsyncSession, message: Message, event: StatusEv
     # No flush here: a batch of status changes goes out as one executemany UPDATE (and one
     # multi-row insert of their history) at the next flush instead of statements per change.
     MessageRepository(session).add_event(
-        MessageEvent(
-            id=event_id(),
-            message_sid=message.sid,
-            status=moved.value,
-            error_code=event.error_code,
-            error_message=event.error_message,
-            carrier=event.carrier,
-            occurred_at=now,
-        )
+        {
+            "id": event_id(),
+            "message_sid": message.sid,
+            "status": moved.value,
+            "error_code": event.error_code,
+            "error_message": event.error_message,
+            "carrier": event.carrier,
+            "occurred_at": now,
+        }
     )
     if message.status_callback and moved in CALLBACK_STATUSES:
         await enqueue_delivery(

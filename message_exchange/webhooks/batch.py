@@ -113,8 +113,8 @@ async def deliver_many(ctx: BatchContext) -> list[str]:
             ours.append(delivery)
         if ours:
             heads.append(ours)
-    # A bounded number of lines at once: httpx's pool re-scans every waiting request on each
-    # assignment, so hundreds queued at once cost more than they overlap.
+    # A bounded number of lines at once: a batch must not open hundreds of connections to
+    # one customer's endpoint (its lines mostly share a host).
     slots = asyncio.Semaphore(MAX_CONCURRENT_LINES)
 
     async def send(line: list[WebhookDelivery]) -> list[_Sent]:

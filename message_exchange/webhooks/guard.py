@@ -12,11 +12,12 @@ one a client would pick).
 
 DNS rebinding: checking a name and then letting the HTTP client resolve it again would let a
 name answer a public address to the check and ``127.0.0.1`` to the connect. So the check is
-done *at connect time, on the addresses actually connected to*: :mod:`.client` gives httpx a
-network backend (:class:`GuardedBackend`) whose ``connect_tcp`` resolves the host once,
-checks every address and connects to those checked addresses only. The URL keeps its host
-name, so the ``Host`` header, TLS SNI and certificate verification are unchanged, and a
-pooled keep-alive connection was checked when it was opened.
+done *at connect time, on the addresses actually connected to*: :mod:`.client` gives its
+HTTP client a resolver (:class:`~message_exchange.webhooks.client.GuardedResolver`) that
+resolves the host once per new connection with :func:`resolve_allowed` and hands back only
+those checked addresses to connect to. The URL keeps its host name, so the ``Host`` header,
+TLS SNI and certificate verification are unchanged, and a pooled keep-alive connection was
+checked when it was opened.
 """
 
 from __future__ import annotations
@@ -25,10 +26,7 @@ import asyncio
 import ipaddress
 import socket
 from collections.abc import Iterable
-from typing import Any
 from urllib.parse import urlsplit
-
-import httpcore
 
 from message_exchange.core.errors import BadRequest
 
@@ -121,46 +119,3 @@ async def check_url(url: str, *, allow_private: bool) -> list[str]:
     """Check a webhook URL up front (scheme, host, addresses); the checked addresses."""
     _, host, port = check_url_syntax(url)
     return await resolve_allowed(host, port, allow_private=allow_private)
-
-
-class GuardedBackend(httpcore.AsyncNetworkBackend):
-    """An httpcore network backend that connects only to addresses the guard allowed.
-
-    It resolves the host itself, checks every address and then connects to an address it
-    checked (trying each in turn), so no second resolution can swap in another address.
-    """
-
-    def __init__(self, *, allow_private: bool, inner: httpcore.AsyncNetworkBackend | None = None) -> None:
-        self.allow_private = allow_private
-        self._inner = inner or httpcore.AnyIOBackend()
-
-    async def connect_tcp(
-        self,
-        host: str,
-        port: int,
-        timeout: float | None = None,  # noqa: ASYNC109 - httpcore's interface
-        local_address: str | None = None,
-        socket_options: Iterable[Any] | None = None,
-    ) -> httpcore.AsyncNetworkStream:
-        addresses = await resolve_allowed(host, port, allow_private=self.allow_private)
-        last_error: Exception | None = None
-        for address in addresses:
-            try:
-                return await self._inner.connect_tcp(
-                    address, port, timeout=timeout, local_address=local_address, socket_options=socket_options
-                )
-            except (httpcore.ConnectError, httpcore.ConnectTimeout) as exc:
-                last_error = exc
-        assert last_error is not None
-        raise last_error
-
-    async def connect_unix_socket(
-        self,
-        path: str,
-        timeout: float | None = None,  # noqa: ASYNC109 - httpcore's interface
-        socket_options: Iterable[Any] | None = None,
-    ) -> httpcore.AsyncNetworkStream:
-        raise WebhookRefused("Webhooks do not go to unix sockets")
-
-    async def sleep(self, seconds: float) -> None:
-        await self._inner.sleep(seconds)

@@ -46,7 +46,7 @@ from message_exchange.jobs.models import JobStatus
 from message_exchange.jobs.registry import JobContext, PermanentJobError, RetryLater, job_handler
 from message_exchange.webhooks.client import WebhookResult, send_webhook
 from message_exchange.webhooks.guard import WebhookRefused
-from message_exchange.webhooks.models import BodyFormat, DeliveryStatus, WebhookAttempt, WebhookDelivery
+from message_exchange.webhooks.models import BodyFormat, DeliveryStatus, WebhookDelivery
 from message_exchange.webhooks.repository import WebhookRepository
 from message_exchange.webhooks.service import DELIVER_JOB
 
@@ -262,16 +262,16 @@ async def apply_attempt(
     delivery that ends failed runs its purpose's failure hook in this transaction.
     """
     number = delivery.attempts + 1
-    session.add(
-        WebhookAttempt(
-            delivery_sid=delivery.sid,
-            attempt=number,
-            started_at=started,
-            duration_ms=result.duration_ms if result else 0,
-            status_code=result.status_code if result else None,
-            error=error,
-            response_body=result.body[:MAX_STORED_BODY_CHARS] if result and result.body else None,
-        )
+    WebhookRepository(session).add_attempt(
+        {
+            "delivery_sid": delivery.sid,
+            "attempt": number,
+            "started_at": started,
+            "duration_ms": result.duration_ms if result else 0,
+            "status_code": result.status_code if result else None,
+            "error": error,
+            "response_body": result.body[:MAX_STORED_BODY_CHARS] if result and result.body else None,
+        }
     )
     if final is None and (last or (max_attempts is not None and number >= max_attempts)):
         final = DeliveryStatus.FAILED

@@ -4,11 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
+from typing import Any, cast
 
-from sqlalchemy import ColumnElement, and_, func, or_, select
+from sqlalchemy import ColumnElement, Table, and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from message_exchange.db.deferred import defer_insert
 from message_exchange.webhooks.models import DeliveryStatus, WebhookAttempt, WebhookDelivery
+
+_deliveries = cast(Table, WebhookDelivery.__table__)
+_attempts = cast(Table, WebhookAttempt.__table__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,9 +32,14 @@ class WebhookRepository:
         self.session.add(delivery)
         await self.session.flush()
 
-    def add_pending(self, delivery: WebhookDelivery) -> None:
-        """Add without flushing: inserted with the rest of the transaction's rows."""
-        self.session.add(delivery)
+    def add_pending(self, values: dict[str, Any]) -> None:
+        """A new delivery (``WebhookDelivery`` column values), inserted with the transaction's
+        other deferred rows at its next flush or commit (:mod:`message_exchange.db.deferred`)."""
+        defer_insert(self.session, _deliveries, values)
+
+    def add_attempt(self, values: dict[str, Any]) -> None:
+        """An attempt (``WebhookAttempt`` column values), inserted like :meth:`add_pending`'s rows."""
+        defer_insert(self.session, _attempts, values)
 
     async def get(self, sid: str, *, for_update: bool = False) -> WebhookDelivery | None:
         query = select(WebhookDelivery).where(WebhookDelivery.sid == sid)
@@ -77,10 +87,6 @@ class WebhookRepository:
             .limit(1)
         )
         return (await self.session.execute(query)).scalar_one_or_none()
-
-    async def add_attempt(self, attempt: WebhookAttempt) -> None:
-        self.session.add(attempt)
-        await self.session.flush()
 
     async def attempts(self, delivery_sid: str) -> list[WebhookAttempt]:
         query = (

@@ -117,28 +117,29 @@ def _store(
 ) -> str:
     now = _creation_time()
     sid = new_sid(SID_PREFIX)
-    # Both rows through the unit of work: a batch's many callbacks are inserted by one flush.
+    # Both rows deferred: a batch's many callbacks are inserted by one statement per table.
     job_id = jobs.add_job(session, DELIVER_JOB, {"delivery_sid": sid}, max_attempts=JOB_MAX_ATTEMPTS)
-    delivery = WebhookDelivery(
-        sid=sid,
-        account_sid=account_sid,
-        resource_sid=resource_sid,
-        purpose=purpose,
-        url=url,
-        method=method,
-        params=params,
-        body_format=body_format.value,
-        body=body,
-        status=DeliveryStatus.PENDING.value,
-        attempts=0,
-        last_status_code=None,
-        last_error=None,
-        job_id=job_id,
-        created_at=now,
-        updated_at=now,
-        finished_at=None,
+    WebhookRepository(session).add_pending(
+        {
+            "sid": sid,
+            "account_sid": account_sid,
+            "resource_sid": resource_sid,
+            "purpose": purpose,
+            "url": url,
+            "method": method,
+            "params": params,
+            "body_format": body_format.value,
+            "body": body,
+            "status": DeliveryStatus.PENDING.value,
+            "attempts": 0,
+            "last_status_code": None,
+            "last_error": None,
+            "job_id": job_id,
+            "created_at": now,
+            "updated_at": now,
+            "finished_at": None,
+        }
     )
-    WebhookRepository(session).add_pending(delivery)
     return sid
 
 
