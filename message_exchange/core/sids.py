@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import os
 import re
-import uuid
 
 _SID_RE = re.compile(r"[A-Z]{2,3}[0-9a-f]{32}")
 
 
 def new_sid(prefix: str) -> str:
-    return f"{prefix}{uuid.uuid4().hex}"
+    # uuid.uuid4().hex, built without the UUID object: a third of the time, and a batch of
+    # 1,000 destinations makes three thousand of them.
+    raw = bytearray(os.urandom(16))
+    raw[6] = (raw[6] & 0x0F) | 0x40  # version 4
+    raw[8] = (raw[8] & 0x3F) | 0x80  # RFC 4122 variant
+    return prefix + raw.hex()
 
 
 def is_sid(value: str, prefix: str) -> bool:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import uuid
 
 import pytest
 from cryptography.fernet import Fernet
@@ -153,6 +154,8 @@ def test_new_sids_have_the_prefix_and_32_lowercase_hex(prefix: str) -> None:
     assert re.fullmatch(rf"{prefix}[0-9a-f]{{32}}", sid)
     assert is_sid(sid, prefix)
     assert new_sid(prefix) != sid
+    as_uuid = uuid.UUID(sid[len(prefix) :])
+    assert as_uuid.version == 4 and as_uuid.variant == uuid.RFC_4122
 
 
 @pytest.mark.parametrize(
