@@ -538,6 +538,7 @@ class Worker:
 async def run_worker(settings: Settings) -> None:
     """``mx worker``: run a :class:`Worker` until SIGTERM or SIGINT, then stop gracefully."""
     from message_exchange.carriers.registry import start_registry
+    from message_exchange.webhooks.client import close_clients
 
     engine = create_engine(settings.resolved_database_url)
     session_factory = create_session_factory(engine)
@@ -564,6 +565,7 @@ async def run_worker(settings: Settings) -> None:
             loop.remove_signal_handler(signum)
         await worker.stop()
         await carriers.stop()
+        await close_clients()
         await engine.dispose()
     if crashed:
         raise SystemExit(1)
