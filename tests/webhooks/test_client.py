@@ -121,3 +121,22 @@ async def test_connects_to_the_address_the_guard_checked(sink: CallbackSink, mon
             url.replace("pinned", "other"), "POST", PARAMS, auth_token=TOKEN, settings=_settings(allow_private=False)
         )
     assert len(sink.requests) == 1
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://127.0.0.1:9/x",
+        "http://2130706433:9/x",  # 127.0.0.1 as one decimal number
+        "http://127.1:9/x",  # the short dotted form
+        "http://0x7f000001:9/x",
+        "http://[::ffff:127.0.0.1]:9/x",
+        "http://[::1]:9/x",
+        "http://localhost:9/x",
+    ],
+)
+async def test_every_spelling_of_a_loopback_host_is_refused(url: str) -> None:
+    """IP-literal hosts are connected to without resolving, so they are checked before the request."""
+    with pytest.raises(WebhookRefused):
+        await send_webhook(url, "POST", PARAMS, auth_token=TOKEN, settings=_settings(allow_private=False))
+    await client_module.close_clients()
