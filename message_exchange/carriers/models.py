@@ -17,7 +17,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, Float, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Boolean, Float, Index, Integer, String, Text, UniqueConstraint, true
 from sqlalchemy.orm import Mapped, mapped_column
 
 from message_exchange.db.base import Base
@@ -64,11 +64,13 @@ class CarrierConnection(Base):
 
 
 class CarrierPresence(Base):
-    """Carrier ``carrier`` is up (bound) in process ``node`` until ``up_until``, as that node last said.
+    """Process ``node`` runs carrier ``carrier`` — ``bound`` (up) or not — until ``up_until``,
+    as that node last said.
 
     Each process's carrier registry rewrites its own rows at every reload, so a dead node's
     rows simply run out. Dispatch on a node where a carrier is down steers messages to the
-    carrier's job queue only while some other node says it is up there.
+    carrier's job queue only while some other node says it is bound there; the SMPP
+    connector counts the nodes running a carrier to take only its fair share of the binds.
     """
 
     __tablename__ = "carrier_presence"
@@ -76,6 +78,7 @@ class CarrierPresence(Base):
     carrier: Mapped[str] = mapped_column(String(64), primary_key=True)
     node: Mapped[str] = mapped_column(String(128), primary_key=True)
     up_until: Mapped[datetime]
+    bound: Mapped[bool] = mapped_column(Boolean, server_default=true())
 
 
 class CarrierRoute(Base):

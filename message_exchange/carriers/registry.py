@@ -185,13 +185,13 @@ class CarrierRegistry:
             await self._publish_presence()
 
     async def _publish_presence(self) -> None:
-        up = [name for name, entry in self._running.items() if entry.carrier.is_up()]
+        running = {name: entry.carrier.is_up() for name, entry in self._running.items()}
         now = utcnow()
         async with self.runtime.session_factory() as session, session.begin():
             presence = PresenceRepository(session)
             # Published rows outlive a missed reload or two, but not a dead node for long.
             until = now + timedelta(seconds=3 * self.reload_seconds)
-            await presence.publish(self.runtime.node_id, up, now=now, until=until)
+            await presence.publish(self.runtime.node_id, running, now=now, until=until)
             self._up_elsewhere = await presence.up_elsewhere(self.runtime.node_id, now)
 
     def _wanted(self, rows: list[CarrierConnection]) -> dict[str, tuple[str, SmppConfig]]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Mapping
 from datetime import datetime
 
 from sqlalchemy import delete, func, insert, or_, select
@@ -51,21 +51,27 @@ class PresenceRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
-    async def publish(self, node: str, carriers_up: Iterable[str], *, now: datetime, until: datetime) -> None:
-        """Replace ``node``'s rows with ``carriers_up`` (valid until ``until``); drop everyone's expired rows."""
+    async def publish(self, node: str, running: Mapping[str, bool], *, now: datetime, until: datetime) -> None:
+        """Replace ``node``'s rows with the carriers it runs (name → bound now), valid until
+        ``until``; drop everyone's expired rows."""
         stale = or_(CarrierPresence.node == node, CarrierPresence.up_until <= now)
         await self.session.execute(delete(CarrierPresence).where(stale))
-        rows = [{"carrier": name, "node": node, "up_until": until} for name in sorted(set(carriers_up))]
+        rows = [{"carrier": name, "node": node, "up_until": until, "bound": running[name]} for name in sorted(running)]
         if rows:
             await self.session.execute(insert(CarrierPresence), rows)
 
     async def up_elsewhere(self, node: str, now: datetime) -> set[str]:
-        """Carriers some other live node says are up."""
+        """Carriers some other live node says are up (bound) there."""
         query = (
             select(CarrierPresence.carrier)
-            .where(CarrierPresence.node != node, CarrierPresence.up_until > now)
+            .where(CarrierPresence.node != node, CarrierPresence.up_until > now, CarrierPresence.bound.is_(True))
             .distinct()
         )
+        return set((await self.session.execute(query)).scalars())
+
+    async def nodes_running(self, carrier: str, now: datetime) -> set[str]:
+        """The live nodes that run ``carrier``, bound or not."""
+        query = select(CarrierPresence.node).where(CarrierPresence.carrier == carrier, CarrierPresence.up_until > now)
         return set((await self.session.execute(query)).scalars())
 
 

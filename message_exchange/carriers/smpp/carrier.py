@@ -213,7 +213,7 @@ class SmppCarrier:
         self.mo = MoHandler(config.name, factory, runtime.settings, config.mo_reassembly_seconds)
         self.pacer = Pacer(None if config.tps is None else config.tps / max(config.binds, 1))
         self.holder = f"{runtime.node_id}/{uuid.uuid4().hex[:12]}"
-        self.leases = SlotLeases(config, factory, self.holder, on_change=self._slots_changed)
+        self.leases = SlotLeases(config, factory, self.holder, on_change=self._slots_changed, node=runtime.node_id)
         self._runners: dict[int, asyncio.Task[None]] = {}
         self._sessions: dict[int, SlotSession] = {}
         self._unrecorded: dict[tuple[str, int], str] = {}

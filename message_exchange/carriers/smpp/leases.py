@@ -7,17 +7,28 @@ its own — one conditional UPDATE, so two nodes can never both win a slot. A no
 stops renewing and its slots are taken after the lease runs out. A node that cannot reach
 the database for a whole lease gives its slots up (unbinds) rather than risk exceeding
 ``binds`` once another node takes them over.
+
+Fair share. A node holds at most ``ceil(binds / nodes)`` slots, ``nodes`` being the live
+nodes that run the carrier (``carrier_presence``, which every node's carrier registry
+publishes, bound or not — itself counted even before its first row). Without it the first
+node to start would take every slot and the others could only steer messages to it. When a
+node joins, a node above its share stops renewing its highest slots at its next round and
+unbinds their sessions; the newcomer takes them once their leases run out (so the two are
+never bound on one slot at once); when a node dies, its row runs out,
+the share grows and the others take its slots once their leases expire.
 """
 
 from __future__ import annotations
 
 import asyncio
+import math
 import time
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from message_exchange.carriers.repository import PresenceRepository
 from message_exchange.carriers.smpp.config import SmppConfig
 from message_exchange.carriers.smpp.repository import SmppRepository
 from message_exchange.core.logging import get_logger
@@ -33,9 +44,12 @@ class SlotLeases:
         session_factory: async_sessionmaker[AsyncSession],
         holder: str,
         on_change: Callable[[frozenset[int]], None],
+        *,
+        node: str | None = None,
     ) -> None:
         self.config = config
         self.holder = holder
+        self.node = node  # this process in carrier_presence; None: no fair share (take what is free)
         self._sessions = session_factory
         self._on_change = on_change
         self.held: frozenset[int] = frozenset()
@@ -62,16 +76,31 @@ class SlotLeases:
         self.held = frozenset()
 
     async def renew(self) -> frozenset[int]:
-        """One round: keep or take every slot we can; the slots held now."""
+        """One round: keep our slots and take free ones up to our fair share; the slots held now."""
         now = utcnow()
         until = now + timedelta(seconds=self.config.bind_lease_seconds)
         held: set[int] = set()
         async with self._sessions() as session, session.begin():
             repo = SmppRepository(session, self.config.name)
-            for slot in range(self.config.binds):
+            share = await self._share(session, now)
+            # Our own slots first (the lowest), so a round never drops below the share it may keep.
+            for slot in sorted(range(self.config.binds), key=lambda s: (s not in self.held, s)):
+                if len(held) >= share:
+                    break
                 if await repo.try_lease(slot, self.holder, now, until):
                     held.add(slot)
+        dropped = sorted(self.held - held)
+        if dropped and len(held) == share:
+            # Not renewed, not deleted: this node unbinds them now (on_change), and another
+            # node can take them only once their lease runs out — after that unbind.
+            log.info("leaving bind slots to other nodes", carrier=self.config.name, slots=dropped, share=share)
         return frozenset(held)
+
+    async def _share(self, session: AsyncSession, now: datetime) -> int:
+        if self.node is None:
+            return self.config.binds
+        others = await PresenceRepository(session).nodes_running(self.config.name, now) - {self.node}
+        return math.ceil(self.config.binds / (len(others) + 1))
 
     async def _run(self) -> None:
         interval = self.config.bind_lease_seconds / 3

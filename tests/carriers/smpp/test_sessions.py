@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable
+from datetime import timedelta
 
 import httpx
 import pytest
@@ -12,7 +13,9 @@ from fastapi import FastAPI
 from sqlalchemy import select
 
 from message_exchange.carriers.base import CarrierUnavailable, OutboundMessage
+from message_exchange.carriers.repository import PresenceRepository
 from message_exchange.carriers.smpp.models import SmppBindLease, SmppPart
+from message_exchange.db.base import utcnow
 from tests.carriers.conftest import StartSmsc
 from tests.carriers.helpers import eventually
 from tests.carriers.smpp.conftest import StartCarrier, send, wait_status
@@ -89,6 +92,43 @@ async def test_tps_counts_parts(app: FastAPI, smsc: StartSmsc, start_carrier: St
     elapsed = time.monotonic() - started
     assert len(fake.accepted()) == 40
     assert elapsed >= (40 - 20) / 20 * 0.9  # one second's burst, then 20 parts a second
+
+
+async def _publish(app: FastAPI, node: str, carrier: str, *, seconds: float = 60) -> None:
+    """What a node's carrier registry publishes: it runs ``carrier`` (bound or not)."""
+    now = utcnow()
+    async with app.state.session_factory() as session, session.begin():
+        await PresenceRepository(session).publish(
+            node, {carrier: False}, now=now, until=now + timedelta(seconds=seconds)
+        )
+
+
+async def test_nodes_running_a_carrier_share_its_binds_fairly(
+    app: FastAPI, smsc: StartSmsc, start_carrier: StartCarrier
+) -> None:
+    fake = await smsc()
+    config = fake.config("fair", binds=2, bind_lease_seconds=1.5)
+    await _publish(app, "node-a", "fair")
+    first = await start_carrier(config, node="node-a")
+    await eventually(lambda: len(first.leases.held) == 2, timeout=10, what="alone, node-a holds both slots")
+    # node-b starts running the carrier: node-a gives one slot back, node-b takes it.
+    await _publish(app, "node-b", "fair")
+    second = await start_carrier(config, node="node-b", wait_up=False)
+    await eventually(lambda: len(second.leases.held) == 1 and second.is_up(), timeout=10, what="node-b binds one")
+    assert len(first.leases.held) == 1 and first.leases.held.isdisjoint(second.leases.held)
+    async with app.state.session_factory() as session:
+        holders = sorted(row.holder for row in (await session.execute(select(SmppBindLease))).scalars())
+    assert holders == sorted([first.holder, second.holder])
+    # Never more than ``binds`` sessions bound at once, as the SMSC saw them come and go.
+    bound: set[object] = set()
+    most = 0
+    for event in list(fake.events):
+        if event.get("event") == "bind" and event.get("ok"):
+            bound.add(event["session"])
+        elif event.get("event") in ("closed", "unbind"):
+            bound.discard(event["session"])
+        most = max(most, len(bound))
+    assert most == 2, most
 
 
 async def test_bind_slots_are_shared_across_nodes_and_taken_over_from_a_dead_one(
