@@ -32,7 +32,7 @@ from message_exchange.db.registry import metadata
 
 TEST_SECRET_KEY = Fernet.generate_key().decode()
 
-pytest_plugins = ["tests.support.accounts", "tests.support.pipeline"]
+pytest_plugins = ["tests.support.accounts", "tests.support.pipeline", "tests.support.webex"]
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -12,12 +11,6 @@ from tests.conftest import TEST_SECRET_KEY
 from tests.console.conftest import Browser
 from tests.fakes.webex import FakeWebex
 from tests.support.pipeline import pipeline_settings
-
-
-@pytest.fixture
-async def webex() -> AsyncIterator[FakeWebex]:
-    async with FakeWebex() as fake:
-        yield fake
 
 
 @pytest.fixture

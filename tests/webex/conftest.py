@@ -9,6 +9,7 @@ import pytest
 
 from message_exchange.config import Settings
 from tests.conftest import TEST_SECRET_KEY
+from tests.fakes.webex import FakeWebex, Person
 from tests.support.accounts import Creds
 from tests.support.pipeline import pipeline_settings
 
@@ -44,3 +45,9 @@ def error(response: httpx.Response, status: int, code: str) -> Any:
     assert set(body) == {"errorCode", "message", "data"}
     assert body["errorCode"] == code, body
     return body
+
+
+@pytest.fixture
+def bot(webex: FakeWebex) -> Person:
+    """The Webex bot account on the fake Webex (the ``webex`` fixture is tests/support/webex.py's)."""
+    return webex.add_bot("SMS Bot", "smsbot@webex.bot")

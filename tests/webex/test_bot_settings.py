@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -23,19 +22,8 @@ PUBLIC = "https://mx.example.com"
 
 
 @pytest.fixture
-async def webex() -> AsyncIterator[FakeWebex]:
-    async with FakeWebex() as fake:
-        yield fake
-
-
-@pytest.fixture
 def settings(database_url: str, tmp_path: Path, webex: FakeWebex) -> Settings:
     return pipeline_settings(database_url, tmp_path, TEST_SECRET_KEY, webex_api_base_url=webex.base_url)
-
-
-@pytest.fixture
-def bot(webex: FakeWebex) -> Person:
-    return webex.add_bot("SMS Bot", "smsbot@webex.bot")
 
 
 SECRET = "whsec-0123456789"

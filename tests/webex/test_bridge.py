@@ -41,12 +41,6 @@ CHILDS = "+15557770003"  # a sub-account's own number, mapped by the CSP
 
 
 @pytest.fixture
-async def webex() -> AsyncIterator[FakeWebex]:
-    async with FakeWebex() as fake:
-        yield fake
-
-
-@pytest.fixture
 def settings(database_url: str, tmp_path: Path, webex: FakeWebex) -> Settings:
     # One job at a time: the sandbox's receipt and its loopback inbound (same carrier id) must not race.
     return pipeline_settings(

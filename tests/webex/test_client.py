@@ -3,24 +3,12 @@
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator
 
 import pytest
 
 from message_exchange.webex.client import WebexApiError, WebexClient, WebexThrottled
 from tests.fakes.webex import FakeWebex, Person
 from tests.support.processes import free_port
-
-
-@pytest.fixture
-async def webex() -> AsyncIterator[FakeWebex]:
-    async with FakeWebex() as fake:
-        yield fake
-
-
-@pytest.fixture
-def bot(webex: FakeWebex) -> Person:
-    return webex.add_bot("SMS Bot", "smsbot@webex.bot")
 
 
 def _me_requests(webex: FakeWebex) -> int:
