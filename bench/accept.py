@@ -69,6 +69,32 @@ def own_cpu() -> float:
     return t.user + t.system
 
 
+def postgres_cpu() -> float:
+    """CPU seconds used so far by every ``postgres`` process of the machine (its backends)."""
+    total = 0.0
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            with contextlib.suppress(OSError):
+                if (entry / "comm").read_text().strip() == "postgres":
+                    total += cpu_seconds(int(entry.name))
+    return total
+
+
+@contextlib.contextmanager
+def worker_processes(env: dict[str, str], log_dir: Path, count: int) -> Iterator[list[subprocess.Popen[bytes]]]:
+    """``count`` ``mx worker`` processes (logs in ``log_dir``), stopped with SIGTERM on the way out."""
+    workers = [
+        subprocess.Popen([str(MX), "worker"], env=env, cwd=ROOT, stdout=log, stderr=log)
+        for log in [(log_dir / f"worker-{n}.log").open("wb") for n in range(count)]
+    ]
+    try:
+        yield workers
+    finally:
+        for worker in workers:
+            worker.terminate()
+            worker.wait(20)
+
+
 @contextlib.contextmanager
 def postgres_database(admin_dsn: str) -> Iterator[str]:
     import asyncpg

@@ -46,7 +46,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "bench")]
 
-from accept import HOST, MX, Server, cpu_seconds, mx, postgres_database  # noqa: E402
+from accept import HOST, MX, Server, cpu_seconds, mx, postgres_cpu, postgres_database, worker_processes  # noqa: E402
 
 from message_exchange.db.engine import create_engine, create_session_factory  # noqa: E402
 from message_exchange.messages.models import Message  # noqa: E402
@@ -88,17 +88,6 @@ async def progress(session: AsyncSession) -> tuple[int, int, int]:
     total = sum(counts.values())
     final = sum(counts.get(s, 0) for s in ("delivered", "failed", "undelivered"))
     return total, total - counts.get("queued", 0), final
-
-
-def postgres_cpu() -> float:
-    """CPU seconds used so far by every ``postgres`` process of the machine (its backends)."""
-    total = 0.0
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            with contextlib.suppress(OSError):
-                if (entry / "comm").read_text().strip() == "postgres":
-                    total += cpu_seconds(int(entry.name))
-    return total
 
 
 def start_spy(args: argparse.Namespace, pid: int) -> subprocess.Popen[bytes] | None:
@@ -213,17 +202,11 @@ def main() -> None:
             drain_env = {**env, "MX_RUN_WORKERS": "false"} if args.worker_processes else env
             server = Server(drain_env, tmp / "serve-drain.log")
             server.wait_ready()
-            workers = [
-                subprocess.Popen([str(MX), "worker"], env=env, cwd=ROOT, stdout=log, stderr=log)
-                for log in [(tmp / f"worker-{n}.log").open("wb") for n in range(args.worker_processes)]
-            ]
             try:
-                pids = [server.process.pid, *(w.pid for w in workers)]
-                result = asyncio.run(drain(args, pids, database_url))
+                with worker_processes(env, tmp, args.worker_processes) as workers:
+                    pids = [server.process.pid, *(w.pid for w in workers)]
+                    result = asyncio.run(drain(args, pids, database_url))
             finally:
-                for w in workers:
-                    w.terminate()
-                    w.wait(20)
                 server.stop()
         quantiles = statistics.quantiles(latencies, n=10)
         total, submitted, done, submitted_at = result.total, result.submitted, result.done, result.submitted_at

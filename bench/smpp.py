@@ -56,8 +56,18 @@ import uvloop
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "bench")]
 
-from accept import HOST, MX, Connection, Server, cpu_seconds, free_port, mx, own_cpu, postgres_database  # noqa: E402
-from connect import postgres_cpu  # noqa: E402
+from accept import (  # noqa: E402
+    HOST,
+    Connection,
+    Server,
+    cpu_seconds,
+    free_port,
+    mx,
+    own_cpu,
+    postgres_cpu,
+    postgres_database,
+    worker_processes,
+)
 
 from tests.fakes.smsc import FakeSmsc  # noqa: E402
 
@@ -198,6 +208,7 @@ async def run(args: argparse.Namespace, env: dict[str, str], tmp: Path) -> str:
     await sink.start()
     server = Server({**env, "MX_RUN_WORKERS": "false"} if args.worker_processes else env, tmp / "serve.log")
     workers: list[subprocess.Popen[bytes]] = []
+    stack = contextlib.ExitStack()  # the worker processes, stopped before the server
     try:
         server.wait_ready()
         account = mx(env, "accounts", "create", "--email", "bench@example.com", "--password", "bench-pass", "--json")
@@ -208,15 +219,14 @@ async def run(args: argparse.Namespace, env: dict[str, str], tmp: Path) -> str:
             "--bind-lease-seconds", "3",  # worker processes share the binds out within seconds
         )  # fmt: skip
         mx(env, "carriers", "route", "add", "--carrier", "smsc")
-        workers = start_workers(env, tmp, args.worker_processes)
+        workers = stack.enter_context(worker_processes(env, tmp, args.worker_processes))
         await asyncio.sleep(3)  # the server re-reads routes and connections every MX_CARRIER_RELOAD_SECONDS
         await wait_bound(env["MX_DATABASE_URL"], args.binds, min(args.binds, max(args.worker_processes, 1)))
         callback = "" if args.no_callbacks else f"http://{HOST}:{sink.port}/cb"
         reqs = requests(account["sid"], account["auth_token"], server.port, callback, args.messages)
         pids = [server.process.pid, *(w.pid for w in workers)]
-        assert smsc._process is not None
         cpu_before = sum(cpu_seconds(pid) for pid in pids)
-        others_before = own_cpu(), cpu_seconds(smsc._process.pid), postgres_cpu()
+        others_before = own_cpu(), cpu_seconds(smsc.pid), postgres_cpu()
         started = time.monotonic()
         ok, bad, accept_elapsed = await drive(server.port, reqs, args.concurrency)
         db_done = await wait_delivered_in_db(env["MX_DATABASE_URL"], ok, started, sink, callbacks=not args.no_callbacks)
@@ -224,9 +234,7 @@ async def run(args: argparse.Namespace, env: dict[str, str], tmp: Path) -> str:
         cpu = sum(cpu_seconds(pid) for pid in pids) - cpu_before
         bench_cpu, smsc_cpu, pg_cpu = (
             now - before
-            for now, before in zip(
-                (own_cpu(), cpu_seconds(smsc._process.pid), postgres_cpu()), others_before, strict=True
-            )
+            for now, before in zip((own_cpu(), cpu_seconds(smsc.pid), postgres_cpu()), others_before, strict=True)
         )
         stats = await smsc.stats()
         return (
@@ -241,21 +249,12 @@ async def run(args: argparse.Namespace, env: dict[str, str], tmp: Path) -> str:
             f"{bench_cpu / e2e:.0%}; callbacks by status {dict(sorted(sink.statuses.items()))}"
         )
     finally:
-        for worker in workers:
-            worker.terminate()
-            worker.wait(20)
+        stack.close()
         server.stop()
         with contextlib.suppress(OSError):  # kept for a look after the temp dir is gone
             (Path(tempfile.gettempdir()) / "bench-smpp-serve.log").write_bytes((tmp / "serve.log").read_bytes())
         sink.server.close()
         await smsc.stop()
-
-
-def start_workers(env: dict[str, str], tmp: Path, count: int) -> list[subprocess.Popen[bytes]]:
-    return [
-        subprocess.Popen([str(MX), "worker"], env=env, cwd=ROOT, stdout=log, stderr=log)
-        for log in [(tmp / f"worker-{n}.log").open("wb") for n in range(count)]
-    ]
 
 
 async def connector_only(args: argparse.Namespace, env: dict[str, str]) -> str:

@@ -43,6 +43,13 @@ class FakeSmsc:
         self._reader: threading.Thread | None = None
         self._lock = threading.Lock()
 
+    @property
+    def pid(self) -> int:
+        """The SMSC's process (node), for measuring its CPU."""
+        if self._process is None:
+            raise RuntimeError("the SMSC is not started")
+        return self._process.pid
+
     async def __aenter__(self) -> FakeSmsc:
         await self.start()
         return self
