@@ -130,6 +130,16 @@ async def test_nodes_running_a_carrier_share_its_binds_fairly(
         most = max(most, len(bound))
     assert most == 2, most
 
+    # node-b dies: it stops renewing and its presence runs out; node-a's share grows back to
+    # both slots and it takes node-b's once that lease has expired.
+    assert second.leases._task is not None
+    second.leases._task.cancel()
+    await _publish(app, "node-b", "fair", seconds=0.5)
+    await eventually(lambda: len(first.leases.held) == 2, timeout=10, what="node-a takes node-b's slot over")
+    async with app.state.session_factory() as session:
+        holders = sorted(row.holder for row in (await session.execute(select(SmppBindLease))).scalars())
+    assert holders == [first.holder, first.holder]
+
 
 async def test_bind_slots_are_shared_across_nodes_and_taken_over_from_a_dead_one(
     app: FastAPI, smsc: StartSmsc, start_carrier: StartCarrier
