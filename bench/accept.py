@@ -80,6 +80,32 @@ def postgres_cpu() -> float:
     return total
 
 
+async def table_activity(database_url: str) -> dict[str, int]:
+    """Rows inserted, updated (HOT or not) and deleted so far, per table, and the database's
+    commits: subtract two readings to see what a run wrote (``--db-stats``)."""
+    import asyncpg
+
+    conn = await asyncpg.connect(database_url.replace("postgresql+asyncpg://", "postgresql://"))
+    try:
+        await conn.execute("SELECT pg_stat_clear_snapshot()")
+        out: dict[str, int] = {}
+        for row in await conn.fetch("SELECT relname, n_tup_ins, n_tup_upd, n_tup_del FROM pg_stat_user_tables"):
+            for what in ("ins", "upd", "del"):
+                out[f"{row['relname']}.{what}"] = int(row[f"n_tup_{what}"])
+        query = "SELECT xact_commit, xact_rollback FROM pg_stat_database WHERE datname = current_database()"
+        db = await conn.fetchrow(query)
+        out["commits"], out["rollbacks"] = int(db["xact_commit"]), int(db["xact_rollback"])
+        return out
+    finally:
+        await conn.close()
+
+
+def activity_per_message(before: dict[str, int], after: dict[str, int], messages: int) -> str:
+    """What changed between two :func:`table_activity` readings, per message, largest first."""
+    changed = {k: (after.get(k, 0) - before.get(k, 0)) / messages for k in after}
+    return ", ".join(f"{k} {v:.2f}" for k, v in sorted(changed.items(), key=lambda kv: -kv[1]) if v >= 0.01)
+
+
 @contextlib.contextmanager
 def worker_processes(env: dict[str, str], log_dir: Path, count: int) -> Iterator[list[subprocess.Popen[bytes]]]:
     """``count`` ``mx worker`` processes (logs in ``log_dir``), stopped with SIGTERM on the way out."""

@@ -60,12 +60,14 @@ from accept import (  # noqa: E402
     HOST,
     Connection,
     Server,
+    activity_per_message,
     cpu_seconds,
     free_port,
     mx,
     own_cpu,
     postgres_cpu,
     postgres_database,
+    table_activity,
     worker_processes,
 )
 
@@ -200,6 +202,36 @@ async def wait_delivered_in_db(
         await conn.close()
 
 
+async def timeline(url: str) -> str:
+    """When 10 %, 50 %, 90 % and all of the messages reached each stage, in seconds from the first
+    message's creation: where a backlog builds up (``--timeline``)."""
+    import asyncpg
+
+    conn = await asyncpg.connect(url.replace("postgresql+asyncpg://", "postgresql://"))
+    stages = (
+        ("created", "SELECT date_created AS at FROM messages"),
+        ("sending", "SELECT occurred_at AS at FROM message_events WHERE status = 'sending'"),
+        ("sent", "SELECT occurred_at AS at FROM message_events WHERE status = 'sent'"),
+        ("delivered", "SELECT occurred_at AS at FROM message_events WHERE status = 'delivered'"),
+        ("callback created", "SELECT created_at AS at FROM webhook_deliveries"),
+        ("callback done", "SELECT finished_at AS at FROM webhook_deliveries"),
+    )
+    try:
+        zero = await conn.fetchval("SELECT min(date_created) FROM messages")
+        out = []
+        for name, query in stages:
+            row = await conn.fetchrow(
+                "SELECT percentile_cont(ARRAY[0.1, 0.5, 0.9, 1.0]) WITHIN GROUP (ORDER BY extract(epoch FROM at - $1))"
+                f" AS p FROM ({query}) AS stage",
+                zero,
+            )
+            if row["p"] is not None:
+                out.append(f"{name} " + "/".join(f"{v:.1f}" for v in row["p"]))
+        return "timeline, s from the first message (p10/p50/p90/max): " + "; ".join(out)
+    finally:
+        await conn.close()
+
+
 async def run(args: argparse.Namespace, env: dict[str, str], tmp: Path) -> str:
     smsc = await FakeSmsc(
         {"quiet": True, "receipts": {"mode": args.receipts, "delay_ms": args.receipt_delay_ms}}
@@ -227,6 +259,7 @@ async def run(args: argparse.Namespace, env: dict[str, str], tmp: Path) -> str:
         pids = [server.process.pid, *(w.pid for w in workers)]
         cpu_before = sum(cpu_seconds(pid) for pid in pids)
         others_before = own_cpu(), cpu_seconds(smsc.pid), postgres_cpu()
+        tables_before = await table_activity(env["MX_DATABASE_URL"]) if args.db_stats else {}
         started = time.monotonic()
         ok, bad, accept_elapsed = await drive(server.port, reqs, args.concurrency)
         db_done = await wait_delivered_in_db(env["MX_DATABASE_URL"], ok, started, sink, callbacks=not args.no_callbacks)
@@ -237,6 +270,12 @@ async def run(args: argparse.Namespace, env: dict[str, str], tmp: Path) -> str:
             for now, before in zip((own_cpu(), cpu_seconds(smsc.pid), postgres_cpu()), others_before, strict=True)
         )
         stats = await smsc.stats()
+        if args.db_stats:
+            await asyncio.sleep(1.5)  # PostgreSQL publishes its counters at most once a second
+            tables = activity_per_message(tables_before, await table_activity(env["MX_DATABASE_URL"]), ok)
+            print(f"database rows and commits per message: {tables}")
+        if args.timeline:
+            print(await timeline(env["MX_DATABASE_URL"]))
         return (
             f"smpp e2e: accepted {ok} ({bad} refused) at {ok / accept_elapsed:,.0f}/s; "
             f"delivered in the database {db_done[0]} in {db_done[1]:.1f}s = {db_done[0] / db_done[1]:,.0f} msg/s; "
@@ -347,6 +386,8 @@ def main() -> None:
     )
     parser.add_argument("--connector-only", action="store_true", help="the SMPP connector alone (no API, no jobs)")
     parser.add_argument("--no-callbacks", action="store_true", help="send without status callbacks")
+    parser.add_argument("--timeline", action="store_true", help="print when each stage was reached")
+    parser.add_argument("--db-stats", action="store_true", help="print rows written and commits per message")
     parser.add_argument("--pg-admin", default="postgresql://postgres@127.0.0.1:5432/postgres")
     args = parser.parse_args()
     from cryptography.fernet import Fernet

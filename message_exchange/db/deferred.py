@@ -15,6 +15,9 @@ plain column values instead; the session writes them as one multi-row insert per
 
 A rollback forgets them. They are refused inside a savepoint: a savepoint rolled back could
 not take them back out of the buffer, and no savepoint of ours writes such rows.
+
+A row deferred with a ``key`` can be found again with :func:`deferred_row` until it is
+written, and changed meanwhile: the callbacks of one transaction share one job that way.
 """
 
 from __future__ import annotations
@@ -29,18 +32,36 @@ from sqlalchemy.orm import Session, SessionTransaction, UOWTransaction
 from message_exchange.db.base import Base
 
 _PENDING = "mx_deferred_rows"
+_KEYED = "mx_deferred_keyed"
 
 
-def defer_insert(session: AsyncSession | Session, table: Table, row: dict[str, Any]) -> None:
-    """Insert ``row`` (column values of ``table``) with the transaction's next flush or commit."""
-    sync = session.sync_session if isinstance(session, AsyncSession) else session
+def _sync(session: AsyncSession | Session) -> Session:
+    return session.sync_session if isinstance(session, AsyncSession) else session
+
+
+def defer_insert(session: AsyncSession | Session, table: Table, row: dict[str, Any], *, key: str | None = None) -> None:
+    """Insert ``row`` (column values of ``table``) with the transaction's next flush or commit.
+
+    With ``key``, :func:`deferred_row` returns ``row`` until then.
+    """
+    sync = _sync(session)
     if sync.in_nested_transaction():
         raise RuntimeError("rows cannot be deferred inside a savepoint")
     pending: dict[Table, list[dict[str, Any]]] = sync.info.setdefault(_PENDING, {})
     pending.setdefault(table, []).append(row)
+    if key is not None:
+        sync.info.setdefault(_KEYED, {})[key] = row
+
+
+def deferred_row(session: AsyncSession | Session, key: str) -> dict[str, Any] | None:
+    """The row last deferred with ``key`` in this transaction, while it is not written yet
+    (changes to it are what will be inserted); None once written or forgotten."""
+    keyed: dict[str, dict[str, Any]] | None = _sync(session).info.get(_KEYED)
+    return keyed.get(key) if keyed else None
 
 
 def _write(session: Session) -> None:
+    session.info.pop(_KEYED, None)
     pending: dict[Table, list[dict[str, Any]]] | None = session.info.pop(_PENDING, None)
     if not pending:
         return
@@ -77,3 +98,4 @@ def _forget(session: Session, transaction: SessionTransaction) -> None:
     # The outermost transaction ended: committed (written already), rolled back or closed.
     if transaction.parent is None:
         session.info.pop(_PENDING, None)
+        session.info.pop(_KEYED, None)

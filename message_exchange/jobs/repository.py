@@ -84,9 +84,10 @@ def _time(name: str) -> Any:
     return bindparam(name, type_=UTCDateTime())
 
 
-def defer_job(session: AsyncSession, row: dict[str, Any]) -> None:
-    """Insert a new job (``Job`` column values) with the transaction's next flush or commit."""
-    defer_insert(session, _jobs, row)
+def defer_job(session: AsyncSession, row: dict[str, Any], *, key: str | None = None) -> None:
+    """Insert a new job (``Job`` column values) with the transaction's next flush or commit
+    (``key``: see :func:`~message_exchange.db.deferred.deferred_row`)."""
+    defer_insert(session, _jobs, row, key=key)
 
 
 async def insert_jobs(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:

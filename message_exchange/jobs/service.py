@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 from message_exchange.core.logging import get_logger
 from message_exchange.core.sids import new_sid
 from message_exchange.db.base import utcnow
+from message_exchange.db.deferred import deferred_row
 from message_exchange.jobs import repository
 from message_exchange.jobs.models import SID_PREFIX, Job, JobAttempt, JobStatus
 
@@ -163,15 +164,31 @@ def _job_row(
     }
 
 
-def add_job(session: AsyncSession, kind: str, payload: dict[str, Any], *, max_attempts: int | None = None) -> str:
-    """Like :func:`enqueue` (due now), but no statement now: the job is inserted at the next
-    flush or commit, together with every other one added meanwhile (one multi-row insert for a
-    batch's callbacks instead of one statement each; :mod:`message_exchange.db.deferred`)."""
+def add_job(
+    session: AsyncSession,
+    kind: str,
+    payload: dict[str, Any],
+    *,
+    max_attempts: int | None = None,
+    run_at: datetime | None = None,
+    key: str | None = None,
+) -> str:
+    """Like :func:`enqueue` (due now unless ``run_at``), but no statement now: the job is
+    inserted at the next flush or commit, together with every other one added meanwhile (one
+    multi-row insert for a batch's callbacks instead of one statement each;
+    :mod:`message_exchange.db.deferred`). With ``key``, :func:`pending_job` finds the job (and
+    its payload may still change) until then."""
     now = utcnow()
-    row = _job_row(kind, payload, now=now, run_at=now, max_attempts=max_attempts, queue=None)
-    repository.defer_job(session, row)
+    row = _job_row(kind, payload, now=now, run_at=run_at or now, max_attempts=max_attempts, queue=None)
+    repository.defer_job(session, row, key=key)
     session.sync_session.info.setdefault(_WAKE_ON_COMMIT, set()).add(kind)
     return str(row["id"])
+
+
+def pending_job(session: AsyncSession, key: str) -> dict[str, Any] | None:
+    """The job :func:`add_job` added with ``key`` in this transaction, while not yet inserted:
+    its column values, ``payload`` included, which the caller may still extend."""
+    return deferred_row(session, key)
 
 
 def backoff_delay(attempt: int, base: float, cap: float, *, rng: random.Random | None = None) -> float:

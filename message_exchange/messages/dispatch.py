@@ -29,6 +29,13 @@ and the sandbox's messages, which it takes in one call. Steered jobs, a second j
 same message, and messages no carrier could take now (retries, then 30008) go to
 :func:`dispatch`, one job at a time.
 
+Shared jobs. The sends one API transaction accepts together share dispatch jobs (payload
+``sids``, up to ``MESSAGES_PER_DISPATCH_JOB``): under load the intake commits hundreds of
+sends at once, and a job per message was five row writes and its share of a claim each. A
+batch finishes a shared job whole: each of its messages that the batch could not settle
+(no carrier could take it now) gets a job of its own there, which retries it as above.
+Run on its own (its batch failed), a shared job only does that split.
+
 Crash safety. A message's submission is recorded (``sent`` + carrier id) in this job's
 transaction, which commits together with the job's completion; a message that is not
 ``queued`` any more is never offered again. The sandbox writes its receipt into this
@@ -46,6 +53,7 @@ keeps its own record of acknowledged parts to shrink that window further.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any
 
@@ -67,11 +75,24 @@ from message_exchange.carriers.service import NO_ROUTE, SANDBOX, routes_for
 from message_exchange.config import Settings
 from message_exchange.core.logging import get_logger
 from message_exchange.core.metrics import CARRIER_DISPATCHES
-from message_exchange.jobs.registry import BatchContext, JobContext, PermanentJobError, batch_handler, job_handler
-from message_exchange.jobs.service import enqueue
+from message_exchange.jobs.registry import (
+    BatchContext,
+    BatchItem,
+    JobContext,
+    PermanentJobError,
+    batch_handler,
+    job_handler,
+)
+from message_exchange.jobs.service import add_job, enqueue
 from message_exchange.messages.models import Message
 from message_exchange.messages.repository import MessageRepository
-from message_exchange.messages.service import DISPATCH_JOB, StatusEvent, record_status
+from message_exchange.messages.service import (
+    DISPATCH_JOB,
+    DISPATCH_SID,
+    StatusEvent,
+    dispatch_sids,
+    record_status,
+)
 from message_exchange.messages.status import MessageStatus
 
 log = get_logger("mx.dispatch")
@@ -197,10 +218,20 @@ async def _offer(
     return None
 
 
+def _split(session: AsyncSession, kind: str, sids: Collection[str]) -> None:
+    """A job of its own for each of ``sids`` (messages of a shared job its run did not finish)."""
+    for sid in sorted(sids):
+        add_job(session, kind, {DISPATCH_SID: sid})
+
+
 @job_handler(DISPATCH_JOB)
 async def dispatch(ctx: JobContext, payload: dict[str, Any]) -> None:
     session = ctx.session
-    sid = payload["sid"]
+    sids = dispatch_sids(payload)
+    if len(sids) != 1:
+        _split(session, ctx.kind, sids)  # a shared job run on its own (its batch failed)
+        return
+    sid = sids[0]
     message = await _locked(session, sid)
     if message.status != MessageStatus.QUEUED:
         return  # dispatched already: a repeated job must not submit twice
@@ -234,27 +265,41 @@ def _rejected(refusal: CarrierRejected) -> StatusEvent:
     return StatusEvent(MessageStatus.FAILED, code, refusal.message)
 
 
+def _batch_jobs(items: Collection[BatchItem]) -> tuple[dict[str, str], dict[str, list[str]]]:
+    """sid → the job that dispatches it in this batch, and the shared jobs' messages by job id.
+
+    A steered job, and a single job of a message already named by another job of the batch
+    (rare), are left out: they run one by one."""
+    jobs: dict[str, str] = {}
+    shared: dict[str, list[str]] = {}
+    for item in items:
+        sids = dispatch_sids(item.payload)
+        if len(sids) > 1:
+            shared[item.job_id] = sids
+            for sid in sids:
+                jobs.setdefault(sid, item.job_id)
+        elif sids and STEERED_TO not in item.payload and sids[0] not in jobs:
+            jobs[sids[0]] = item.job_id
+    return jobs, shared
+
+
 @batch_handler(DISPATCH_JOB)
 async def dispatch_batch(ctx: BatchContext) -> list[str]:
     """Dispatch many messages in one transaction; see "Batches" in the module docstring."""
     session = ctx.session
-    jobs: dict[str, str] = {}  # sid → job id; a second job of one sid (rare) goes one by one
-    for item in ctx.items:
-        sid = item.payload.get("sid")
-        if isinstance(sid, str) and STEERED_TO not in item.payload and sid not in jobs:
-            jobs[sid] = item.job_id
+    jobs, shared = _batch_jobs(ctx.items)
     repo = MessageRepository(session)
     messages = await repo.get_many(jobs, for_update=True)
-    done: list[str] = []
+    # A message that does not exist: its single job fails permanently one by one; a shared
+    # job has nothing to do for it.
+    missing = set(jobs) - set(messages)
+    finished: set[str] = set()
     refused: dict[str, StatusEvent] = {}
     to_sandbox: list[str] = []
     to_network: dict[str, tuple[OutboundMessage, list[str]]] = {}
-    for sid, job_id in jobs.items():
-        message = messages.get(sid)
-        if message is None:
-            continue  # one by one, the job fails permanently
+    for sid, message in messages.items():
         if message.status != MessageStatus.QUEUED:
-            done.append(job_id)  # dispatched already
+            finished.add(sid)  # dispatched already
             continue
         refusal = _refusal(message, None)
         carriers = await _routes(session, message) if refusal is None else []
@@ -286,16 +331,21 @@ async def dispatch_batch(ctx: BatchContext) -> list[str]:
     for sid, refusal in refused.items():
         await record_status(session, messages[sid], SENDING)
         await record_status(session, messages[sid], refusal)
-        done.append(jobs[sid])
+        finished.add(sid)
     for sid, (name, outcome) in offered.items():
-        message = messages.get(sid)
-        if not isinstance(outcome, ToSandbox) and message is not None:
-            await _record_offer(session, ctx.kind, message, name, outcome)
-            done.append(jobs[sid])
+        current = messages.get(sid)
+        if not isinstance(outcome, ToSandbox) and current is not None:
+            await _record_offer(session, ctx.kind, current, name, outcome)
+            finished.add(sid)
     queued = [messages[sid] for sid in to_sandbox if sid in messages]
     await _submit_to_sandbox(session, ctx.settings, [m for m in queued if m.status == MessageStatus.QUEUED])
-    done += [jobs[message.sid] for message in queued]
-    return done
+    finished.update(message.sid for message in queued)
+    # A shared job is done now; its messages left (every carrier unavailable) get jobs of their own.
+    # (A message also named by a single job of the batch is that job's.)
+    left = {sid for job_id, sids in shared.items() for sid in sids if jobs[sid] == job_id}
+    _split(session, ctx.kind, left - finished - missing)
+    singles = {job_id for sid, job_id in jobs.items() if sid in finished and job_id not in shared}
+    return [*shared, *singles]
 
 
 async def _record_offer(

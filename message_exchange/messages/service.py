@@ -40,6 +40,30 @@ from message_exchange.numbers.service import find_by_phone_number
 from message_exchange.webhooks.service import enqueue_delivery
 
 DISPATCH_JOB = "message.dispatch"
+# A dispatch job's payload names one message ("sid") or, when one transaction accepted many,
+# up to MESSAGES_PER_DISPATCH_JOB of them ("sids"): see "Shared jobs" in messages.dispatch.
+DISPATCH_SID = "sid"
+DISPATCH_SIDS = "sids"
+MESSAGES_PER_DISPATCH_JOB = 200
+
+
+def dispatch_payloads(sids: Sequence[str]) -> list[dict[str, Any]]:
+    """The payloads of the dispatch jobs of messages accepted together."""
+    if len(sids) == 1:
+        return [{DISPATCH_SID: sids[0]}]
+    step = MESSAGES_PER_DISPATCH_JOB
+    return [{DISPATCH_SIDS: list(sids[n : n + step])} for n in range(0, len(sids), step)]
+
+
+def dispatch_sids(payload: dict[str, Any]) -> list[str]:
+    """The messages a dispatch job names (either payload form)."""
+    many = payload.get(DISPATCH_SIDS)
+    if isinstance(many, list):
+        return [str(sid) for sid in many]
+    one = payload.get(DISPATCH_SID)
+    return [one] if isinstance(one, str) else []
+
+
 API_VERSION = "2012-04-24"
 TWILIO_API_VERSION = "2010-04-01"
 MAX_MEDIA = 10
@@ -285,7 +309,7 @@ async def accept_sends(session: AsyncSession, requests: Sequence[SendRequest]) -
         outcomes.append(AcceptedMessage(**row))
     if values:
         await MessageRepository(session).insert_many(values)
-        await enqueue_many(session, DISPATCH_JOB, [{"sid": row["sid"]} for row in values])
+        await enqueue_many(session, DISPATCH_JOB, dispatch_payloads([row["sid"] for row in values]))
     return outcomes
 
 

@@ -18,8 +18,9 @@ predecessor as usual.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
@@ -27,12 +28,13 @@ from message_exchange.accounts import service as accounts
 from message_exchange.config import Settings
 from message_exchange.core.crypto import SecretBox
 from message_exchange.core.logging import get_logger
+from message_exchange.db.base import utcnow
 from message_exchange.jobs import service as jobs
 from message_exchange.jobs.registry import BatchContext, BatchItem, batch_handler
-from message_exchange.webhooks.handlers import Sent, apply_attempt, response_hook, send_delivery
+from message_exchange.webhooks.handlers import Sent, apply_attempt, response_hook, send_delivery, split_job
 from message_exchange.webhooks.models import DeliveryStatus, WebhookDelivery
 from message_exchange.webhooks.repository import WebhookRepository
-from message_exchange.webhooks.service import DELIVER_JOB
+from message_exchange.webhooks.service import DELIVER_JOB, delivery_sids
 
 log = get_logger("mx.webhooks")
 
@@ -80,66 +82,120 @@ async def _record_all(engine: AsyncEngine, sent: list[_Sent], items: dict[str, B
         await session.flush()
 
 
-@batch_handler(DELIVER_JOB)
-async def deliver_many(ctx: BatchContext) -> list[str]:
-    items: dict[str, BatchItem] = {}
-    for item in ctx.items:
-        sid = str(item.payload.get("delivery_sid", ""))
-        if sid and sid not in items:
-            items[sid] = item  # a second job of one delivery (or none) goes one by one
-    engine = ctx.session.bind
-    assert isinstance(engine, AsyncEngine)
+@dataclass(slots=True)
+class _Read:
+    """What one transaction reads for a batch: its deliveries, their lines' pending deliveries
+    oldest first, and the signing token of each account among them."""
+
+    deliveries: dict[str, WebhookDelivery]
+    waiting: list[WebhookDelivery]
+    tokens: dict[str, str]
+
+
+async def _read(engine: AsyncEngine, sids: Collection[str], settings: Settings) -> _Read:
     async with AsyncSession(engine, expire_on_commit=False, autoflush=False) as session, session.begin():
         repo = WebhookRepository(session)
-        deliveries = await repo.get_many(items)
+        deliveries = await repo.get_many(sids)
         pending = [d for d in deliveries.values() if d.status == DeliveryStatus.PENDING.value]
         waiting = await repo.pending_in_order({d.resource_sid for d in pending})
-        box = SecretBox(ctx.settings.fernet_key)
+        box = SecretBox(settings.fernet_key)
         tokens = {
             sid: accounts.auth_token_of(box, await accounts.get_by_sid(session, sid))
             for sid in {d.account_sid for d in pending}
         }
-    done = [items[sid].job_id for sid, d in deliveries.items() if d.status != DeliveryStatus.PENDING.value]
+    return _Read(deliveries, waiting, tokens)
 
+
+def _heads(waiting: list[WebhookDelivery], ours: Collection[str]) -> list[list[WebhookDelivery]]:
+    """Each line's deliveries this batch may send: from its head, while they are ``ours``."""
     lines: dict[tuple[str, str], list[WebhookDelivery]] = {}
     for delivery in waiting:
         lines.setdefault((delivery.resource_sid, delivery.url), []).append(delivery)
     heads: list[list[WebhookDelivery]] = []
     for line in lines.values():
-        ours = []
+        head = []
         for delivery in line:
-            if delivery.sid not in items:
+            if delivery.sid not in ours:
                 break  # an earlier delivery of the line is not in this batch: the rest wait for it
-            ours.append(delivery)
-        if ours:
-            heads.append(ours)
+            head.append(delivery)
+        if head:
+            heads.append(head)
+    return heads
+
+
+async def _send_lines(heads: list[list[WebhookDelivery]], tokens: dict[str, str], settings: Settings) -> list[_Sent]:
     # A bounded number of lines at once: a batch must not open hundreds of connections to
     # one customer's endpoint (its lines mostly share a host).
     slots = asyncio.Semaphore(MAX_CONCURRENT_LINES)
 
     async def send(line: list[WebhookDelivery]) -> list[_Sent]:
         async with slots:
-            return await _send_line(line, tokens, ctx.settings)
+            return await _send_line(line, tokens, settings)
 
-    sent = [s for line_sent in await asyncio.gather(*(send(h) for h in heads)) for s in line_sent]
-    if not sent:
-        return done
-    await _record_all(engine, sent, items, ctx.settings)
+    return [s for line_sent in await asyncio.gather(*(send(h) for h in heads)) for s in line_sent]
 
-    settings = ctx.settings
+
+async def _after_response(ctx: BatchContext, sent: Collection[_Sent]) -> None:
+    """Response hooks of the delivered ones, in the batch's transaction."""
     for s in sent:
-        job_id = items[s.delivery.sid].job_id
         if s.status == DeliveryStatus.DELIVERED.value:
             hook = response_hook(s.delivery.purpose)
             if hook is not None and s.sent.result is not None:
                 attached = await WebhookRepository(ctx.session).get(s.delivery.sid)
                 if attached is not None:
                     await hook(ctx.session, attached, s.sent.result)
-            done.append(job_id)
         elif s.status == DeliveryStatus.FAILED.value:
             log.info("webhook delivery failed", delivery_sid=s.delivery.sid, attempt=s.number, error=s.sent.error)
-            ctx.fail_permanently(job_id, f"webhook delivery failed after {s.number} attempt(s): {s.sent.error}")
-        else:
-            delay = jobs.backoff_delay(s.number, settings.job_backoff_base_seconds, settings.job_backoff_max_seconds)
-            ctx.retry_later(job_id, delay, f"attempt {s.number} failed: {s.sent.error}")
+
+
+def _retry_delay(one: _Sent, settings: Settings) -> float:
+    return jobs.backoff_delay(one.number, settings.job_backoff_base_seconds, settings.job_backoff_max_seconds)
+
+
+def _settle_single(ctx: BatchContext, job_id: str, one: _Sent | None, delivery: WebhookDelivery | None) -> bool:
+    """How the job of one delivery ends (retry / dead marked on ``ctx``); True: it is done.
+    Not sent (it waits for an earlier delivery of its line): False, it runs one by one."""
+    if one is None:
+        return delivery is not None and delivery.status != DeliveryStatus.PENDING.value  # settled earlier
+    if one.status == DeliveryStatus.FAILED.value:
+        ctx.fail_permanently(job_id, f"webhook delivery failed after {one.number} attempt(s): {one.sent.error}")
+    elif one.status != DeliveryStatus.DELIVERED.value:
+        ctx.retry_later(job_id, _retry_delay(one, ctx.settings), f"attempt {one.number} failed: {one.sent.error}")
+    return one.status == DeliveryStatus.DELIVERED.value
+
+
+@batch_handler(DELIVER_JOB)
+async def deliver_many(ctx: BatchContext) -> list[str]:
+    owners: dict[str, BatchItem] = {}  # delivery sid → the job that sends it
+    job_sids: dict[str, list[str]] = {}
+    for item in ctx.items:
+        sids = delivery_sids(item.payload)
+        if sids and not any(sid in owners for sid in sids):  # a delivery in two jobs (or none): one by one
+            owners.update(dict.fromkeys(sids, item))
+            job_sids[item.job_id] = sids
+    engine = ctx.session.bind
+    assert isinstance(engine, AsyncEngine)
+    read = await _read(engine, owners, ctx.settings)
+    sent = {s.delivery.sid: s for s in await _send_lines(_heads(read.waiting, owners), read.tokens, ctx.settings)}
+    if sent:
+        await _record_all(engine, list(sent.values()), owners, ctx.settings)
+    await _after_response(ctx, sent.values())
+
+    now = utcnow()
+    done: list[str] = []
+    unsettled: dict[str, datetime | None] = {}  # deliveries of shared jobs that get a job of their own
+    for job_id, sids in job_sids.items():
+        if len(sids) == 1:
+            if _settle_single(ctx, job_id, sent.get(sids[0]), read.deliveries.get(sids[0])):
+                done.append(job_id)
+            continue
+        for sid in sids:
+            one = sent.get(sid)
+            if one is None:
+                unsettled[sid] = None  # not sent: it waits for its line (if still pending)
+            elif one.status == DeliveryStatus.PENDING.value:
+                unsettled[sid] = now + timedelta(seconds=_retry_delay(one, ctx.settings))
+        done.append(job_id)
+    if unsettled:
+        await split_job(ctx.session, unsettled)
     return done

@@ -29,7 +29,7 @@ error) no longer holds the line.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -48,7 +48,12 @@ from message_exchange.webhooks.client import WebhookResult, send_webhook
 from message_exchange.webhooks.guard import WebhookRefused
 from message_exchange.webhooks.models import BodyFormat, DeliveryStatus, WebhookDelivery
 from message_exchange.webhooks.repository import WebhookRepository
-from message_exchange.webhooks.service import DELIVER_JOB
+from message_exchange.webhooks.service import (
+    DELIVER_JOB,
+    DELIVERY_SID,
+    JOB_MAX_ATTEMPTS,
+    delivery_sids,
+)
 
 log = get_logger("mx.webhooks")
 
@@ -163,9 +168,28 @@ async def send_delivery(delivery: WebhookDelivery, auth_token: str, settings: Se
     return Sent(started, result, error, None if result.retryable else DeliveryStatus.FAILED)
 
 
+async def split_job(session: AsyncSession, due: Mapping[str, datetime | None]) -> int:
+    """Give each still-pending delivery of ``due`` a job of its own, due at the time given
+    (None: now), in the caller's transaction; how many. For the deliveries of a shared job
+    that its run did not settle: from then on each is retried (or waits for its line) on its own."""
+    repo = WebhookRepository(session)
+    pending = await repo.pending_of(due)
+    job_ids = {
+        sid: jobs.add_job(session, DELIVER_JOB, {DELIVERY_SID: sid}, max_attempts=JOB_MAX_ATTEMPTS, run_at=due[sid])
+        for sid in pending
+    }
+    await repo.set_job_ids(job_ids)
+    return len(job_ids)
+
+
 @job_handler(DELIVER_JOB)
 async def deliver(ctx: JobContext, payload: dict[str, Any]) -> None:
-    sid = str(payload.get("delivery_sid", ""))
+    sids = delivery_sids(payload)
+    if len(sids) > 1:
+        # A shared job run on its own (its batch failed): one job per delivery, run in turn.
+        await split_job(ctx.session, dict.fromkeys(sids))
+        return
+    sid = sids[0] if sids else ""
     async with _own_session(ctx) as session, session.begin():
         repo = WebhookRepository(session)
         delivery = await repo.get(sid)

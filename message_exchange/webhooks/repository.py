@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 
-from sqlalchemy import ColumnElement, Table, and_, func, or_, select
+from sqlalchemy import ColumnElement, Table, and_, bindparam, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from message_exchange.db.deferred import defer_insert
@@ -55,6 +55,22 @@ class WebhookRepository:
         if for_update:
             query = query.with_for_update()
         return {delivery.sid: delivery for delivery in (await self.session.execute(query)).scalars()}
+
+    async def pending_of(self, sids: Collection[str]) -> list[str]:
+        """Which of ``sids`` are still pending, in sid order."""
+        if not sids:
+            return []
+        d = _deliveries.c
+        query = select(d.sid).where(d.sid.in_(sorted(sids)), d.status == DeliveryStatus.PENDING.value).order_by(d.sid)
+        return list((await self.session.execute(query)).scalars())
+
+    async def set_job_ids(self, job_ids: Mapping[str, str]) -> None:
+        """Point each delivery (sid → job id) at the job that sends it now."""
+        if job_ids:
+            statement = (
+                update(_deliveries).where(_deliveries.c.sid == bindparam("b_sid")).values(job_id=bindparam("b_job_id"))
+            )
+            await self.session.execute(statement, [{"b_sid": s, "b_job_id": j} for s, j in job_ids.items()])
 
     async def pending_in_order(self, resource_sids: Collection[str]) -> list[WebhookDelivery]:
         """Every pending delivery of those resources, oldest first (the order they must arrive in)."""

@@ -12,6 +12,14 @@ so a status change and its callback commit together or not at all. The job
 (:mod:`message_exchange.webhooks.handlers`) signs with the account's auth token *at send
 time* (a rotated token signs the retries), records every attempt and retries with
 exponential backoff and full jitter.
+
+Jobs. The deliveries one transaction stores share one job (up to ``DELIVERIES_PER_JOB``):
+a dispatch batch's ``sending`` and ``sent`` callbacks of hundreds of messages, or a batch
+of receipts' ``delivered`` ones, cost one job, not a job each (each job is a row written
+three times and an attempt row written twice). A delivery that is not settled by its
+job's first run (a retry, or waiting behind an earlier delivery of its line) gets a job of
+its own then (:func:`message_exchange.webhooks.handlers.split_job`), which retries it as
+before.
 """
 
 from __future__ import annotations
@@ -36,6 +44,11 @@ from message_exchange.webhooks.models import SID_PREFIX, BodyFormat, DeliverySta
 from message_exchange.webhooks.repository import DeliveryFilter, WebhookRepository
 
 DELIVER_JOB = "webhook.deliver"
+# The job payload's list of deliveries; a job of an earlier release names one, as "delivery_sid".
+DELIVERY_SIDS = "delivery_sids"
+DELIVERY_SID = "delivery_sid"
+# At most this many deliveries share a job: a worker's batch of jobs stays a sensible size.
+DELIVERIES_PER_JOB = 100
 # The job's own attempt ceiling. HTTP attempts are counted and capped by the handler
 # (MX_WEBHOOK_MAX_ATTEMPTS); a job run that only waited for an earlier delivery of the same
 # resource and URL does not count against that budget, but is a job attempt, hence the room.
@@ -64,6 +77,15 @@ class _CreationClock:
 
 
 _creation_time = _CreationClock()
+
+
+def delivery_sids(payload: dict[str, Any]) -> list[str]:
+    """The deliveries a ``webhook.deliver`` job sends (either payload form)."""
+    sids = payload.get(DELIVERY_SIDS)
+    if isinstance(sids, list):
+        return [str(sid) for sid in sids]
+    single = payload.get(DELIVERY_SID)
+    return [str(single)] if single else []
 
 
 def normalize_params(params: Mapping[str, str | Sequence[str]]) -> dict[str, str | list[str]]:
@@ -117,8 +139,15 @@ def _store(
 ) -> str:
     now = _creation_time()
     sid = new_sid(SID_PREFIX)
-    # Both rows deferred: a batch's many callbacks are inserted by one statement per table.
-    job_id = jobs.add_job(session, DELIVER_JOB, {"delivery_sid": sid}, max_attempts=JOB_MAX_ATTEMPTS)
+    # Both rows deferred: a batch's many callbacks are inserted by one statement per table,
+    # and share one job (see "Jobs" above).
+    job = jobs.pending_job(session, DELIVER_JOB)
+    if job is not None and len(job["payload"][DELIVERY_SIDS]) < DELIVERIES_PER_JOB:
+        job["payload"][DELIVERY_SIDS].append(sid)
+        job_id = str(job["id"])
+    else:
+        payload = {DELIVERY_SIDS: [sid]}
+        job_id = jobs.add_job(session, DELIVER_JOB, payload, max_attempts=JOB_MAX_ATTEMPTS, key=DELIVER_JOB)
     WebhookRepository(session).add_pending(
         {
             "sid": sid,

@@ -341,3 +341,37 @@ async def test_steering_needs_the_carrier_up_on_another_node_and_keeps_the_job_k
         ("connect.dispatch", "carrier:far", {"sid": other, "steered_to": "far"})
     ]
     assert (await _message(app, other)).status == "queued"
+
+
+async def test_a_shared_job_finishes_whole_and_what_no_carrier_takes_gets_a_job_of_its_own(
+    app: FastAPI,
+    client: httpx.AsyncClient,
+    sender: Creds,
+    carriers: CarrierRegistry,
+    peers: StartPeer,
+    add_carrier: AddCarrier,
+    add_route: AddRoute,
+) -> None:
+    """Sends accepted together share a dispatch job; a message no carrier can take now is retried alone."""
+    busy = await peers(busy=True)
+    up = await peers()
+    await add_carrier("busy", busy.port)
+    await add_carrier("up", up.port)
+    await add_route("busy", "44")
+    await add_route("up", "33")
+    await carriers.reload()
+    await _bound(carriers, "busy", "up")
+    sids = [await _send(client, sender, to) for to in ("+447700900001", "+33612345001", "+447700900002")]
+    async with app.state.session_factory() as session, session.begin():  # as if accepted in one transaction
+        await session.execute(delete(Job))
+        shared = await enqueue(session, DISPATCH_JOB, {"sids": sids})
+
+    await drain(app)
+    uk1, fr, uk2 = [await _message(app, sid) for sid in sids]
+    assert (fr.status, fr.carrier) == ("sent", "up") and [s for s, _ in up.submits] == [fr.sid]
+    assert {(m.status, m.error_code) for m in (uk1, uk2)} == {("failed", 30008)}
+    async with app.state.session_factory() as session:
+        jobs = {job.id: job for job in (await session.execute(select(Job))).scalars()}
+    assert jobs.pop(shared).status == "succeeded"
+    assert sorted(job.payload["sid"] for job in jobs.values()) == sorted([uk1.sid, uk2.sid])
+    assert {job.attempts for job in jobs.values()} == {app.state.settings.job_max_attempts}

@@ -10,7 +10,7 @@ from sqlalchemy import Table, func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from message_exchange.db.base import utcnow
-from message_exchange.db.deferred import defer_insert
+from message_exchange.db.deferred import defer_insert, deferred_row
 from message_exchange.db.engine import create_engine, create_session_factory
 from message_exchange.jobs import service as jobs
 from message_exchange.jobs.models import Job, JobAttempt
@@ -106,6 +106,24 @@ async def test_rows_deferred_before_a_savepoint_survive_its_rollback(
         await session.flush()  # inside the savepoint: the deferred row waits for the outer transaction
         await savepoint.rollback()
     assert await _job_ids(factory) == ["JB1"]
+
+
+async def test_a_keyed_row_can_change_until_it_is_written(factory: async_sessionmaker[AsyncSession]) -> None:
+    async with factory() as session, session.begin():
+        row = _job("JB1")
+        defer_insert(session, JOBS, row, key="open")
+        found = deferred_row(session, "open")
+        assert found is row
+        found["payload"] = {"n": 2}  # what will be inserted
+        session.add(Job(**_job("JB2")))
+        await session.flush()  # written with the ORM's changes: no longer to be found
+        assert deferred_row(session, "open") is None
+        defer_insert(session, JOBS, _job("JB3"), key="open")
+        assert deferred_row(session, "open") is not None
+    async with factory() as session:
+        assert deferred_row(session, "open") is None  # forgotten at the end of the transaction
+        assert (await session.get(Job, "JB1")).payload == {"n": 2}  # type: ignore[union-attr]
+    assert await _job_ids(factory) == ["JB1", "JB2", "JB3"]
 
 
 async def _count(session: AsyncSession) -> int:

@@ -5,18 +5,20 @@ from __future__ import annotations
 from datetime import timedelta
 
 from fastapi import FastAPI
-from sqlalchemy import update
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from twilio.request_validator import RequestValidator
 
 from message_exchange.db.base import utcnow
 from message_exchange.jobs import service as jobs
 from message_exchange.jobs.models import Job
-from message_exchange.jobs.registry import load_handler_modules
+from message_exchange.jobs.registry import JobContext, load_handler_modules
 from message_exchange.jobs.worker import Worker
+from message_exchange.webhooks import service
 from message_exchange.webhooks.client import WebhookResult
-from message_exchange.webhooks.handlers import on_response
+from message_exchange.webhooks.handlers import deliver, on_response
 from message_exchange.webhooks.models import DeliveryStatus, WebhookDelivery
+from message_exchange.webhooks.service import DELIVER_JOB
 from tests.fakes.callback_sink import CallbackSink, closed_port_url
 from tests.support.accounts import Creds
 from tests.webhooks.helpers import enqueue, load, run_until_settled
@@ -229,3 +231,75 @@ async def test_a_failure_in_a_batch_holds_the_rest_of_its_line_only(
     delivered = await run_until_settled(app, flaky)
     assert [d.status for d in delivered] == [DeliveryStatus.DELIVERED] * 2
     assert [r.form["MessageStatus"] for r in sink.requests if r.path == "/flaky"] == ["sending", "sending", "sent"]
+
+
+async def _enqueue_together(app: FastAPI, account: Creds, specs: list[tuple[str, str, str]]) -> list[str]:
+    """Deliveries (resource sid, url, MessageStatus) stored in one transaction, as a batch's callbacks are."""
+    async with app.state.session_factory() as session, session.begin():
+        return [
+            await service.enqueue_delivery(
+                session,
+                account_sid=account.sid,
+                resource_sid=resource,
+                purpose="status_callback",
+                url=url,
+                method="POST",
+                params={"MessageSid": resource, "MessageStatus": status},
+            )
+            for resource, url, status in specs
+        ]
+
+
+async def test_deliveries_of_one_transaction_share_a_job_and_what_it_leaves_gets_its_own(
+    app: FastAPI, root: Creds, sink: CallbackSink
+) -> None:
+    a, b = "SM" + "a" * 32, "SM" + "b" * 32
+    sink.respond("/a", status=503, times=1)
+    sids = await _enqueue_together(
+        app, root, [(a, sink.url("/a"), "sending"), (a, sink.url("/a"), "sent"), (b, sink.url("/b"), "sent")]
+    )
+    [shared] = {(await load(app, sid))[0].job_id for sid in sids}
+    async with app.state.session_factory() as session:
+        assert (await session.execute(select(func.count()).select_from(Job))).scalar_one() == 1
+    load_handler_modules(())
+    assert await Worker(app.state.settings, app.state.session_factory).run_pending() == 1
+
+    a1, a2, b1 = [(await load(app, sid))[0] for sid in sids]
+    assert b1.status == DeliveryStatus.DELIVERED and b1.job_id == shared
+    # The 503 is retried by a job of its own; the delivery behind it waits in a job of its own.
+    assert (a1.status, a1.attempts, a2.status, a2.attempts) == ("pending", 1, "pending", 0)
+    assert len({shared, a1.job_id, a2.job_id}) == 3
+    async with app.state.session_factory() as session:
+        shared_job = await jobs.get_job(session, shared or "")
+        own = await jobs.get_job(session, a1.job_id or "")
+    assert shared_job is not None and shared_job.status == "succeeded"
+    assert own is not None and own.payload == {"delivery_sid": a1.sid} and own.run_at >= a1.updated_at
+
+    assert {d.status for d in await run_until_settled(app, sids)} == {DeliveryStatus.DELIVERED}
+    assert [r.form["MessageStatus"] for r in sink.requests_to("/a")] == ["sending", "sending", "sent"]
+    assert len(sink.requests_to("/b")) == 1
+
+
+async def test_a_shared_job_run_on_its_own_gives_each_pending_delivery_a_job(
+    app: FastAPI, root: Creds, sink: CallbackSink
+) -> None:
+    """What the one-by-one path does with a shared job (its batch failed): split it, send nothing itself."""
+    settled, waiting = await _enqueue_together(
+        app, root, [("SM" + "1" * 32, sink.url("/one"), "sent"), ("SM" + "2" * 32, sink.url("/two"), "sent")]
+    )
+    shared = (await load(app, settled))[0].job_id
+    async with app.state.session_factory() as session, session.begin():
+        await session.execute(
+            update(WebhookDelivery).where(WebhookDelivery.sid == settled).values(status=DeliveryStatus.DELIVERED)
+        )
+    async with app.state.session_factory() as session, session.begin():
+        context = JobContext(session, shared or "", DELIVER_JOB, 1, 5, "test-worker", app.state.settings)
+        await deliver(context, {"delivery_sids": [settled, waiting]})
+    assert sink.requests == []
+    assert (await load(app, settled))[0].job_id == shared
+    own = (await load(app, waiting))[0].job_id
+    async with app.state.session_factory() as session:
+        job = await jobs.get_job(session, own or "")
+    assert job is not None and job.payload == {"delivery_sid": waiting} and job.status == "pending"
+    await run_until_settled(app, [waiting])
+    assert [r.path for r in sink.requests] == ["/two"]

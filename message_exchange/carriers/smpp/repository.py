@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, and_, delete, func, or_, select, update
+from sqlalchemy import Table, and_, delete, func, insert, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -17,6 +17,7 @@ from message_exchange.carriers.smpp.receipts import id_forms
 _parts = cast(Table, SmppPart.__table__)
 _mo_parts = cast(Table, SmppMoPart.__table__)
 _leases = cast(Table, SmppBindLease.__table__)
+_parked = cast(Table, SmppParkedReceipt.__table__)
 
 
 def _insert(session: AsyncSession, table: Table) -> Any:
@@ -130,24 +131,40 @@ class SmppRepository:
             .values(state="failed", command_status=command_status)
         )
 
-    async def part_by_carrier_id(self, carrier_message_id: str) -> SmppPart | None:
-        """The part a receipt's id names: the exact text first, then the same number in either base."""
-        exact = select(SmppPart).where(
-            SmppPart.carrier == self.carrier, SmppPart.carrier_message_id == carrier_message_id
+    async def parts_by_id_forms(self, carrier_message_ids: Sequence[str]) -> dict[str, SmppPart]:
+        """Parts the ids name in another form — the same number in the other base, or padded —
+        locked (in key order), by the id asked for; one query for them all."""
+        forms = {carrier_id: id_forms(carrier_id) for carrier_id in set(carrier_message_ids)}
+        hexes = {as_hex for as_hex, _ in forms.values() if as_hex is not None}
+        numbers = hexes | {as_dec for _, as_dec in forms.values() if as_dec is not None}
+        if not numbers:
+            return {}
+        query = (
+            select(SmppPart)
+            .where(
+                SmppPart.carrier == self.carrier,
+                or_(SmppPart.id_hex.in_(sorted(numbers)), SmppPart.id_dec.in_(sorted(hexes))),
+            )
+            .order_by(SmppPart.message_sid, SmppPart.part_index)
+            .with_for_update()
         )
-        found = (await self.session.execute(exact.limit(1).with_for_update())).scalar_one_or_none()
-        if found is not None:
-            return found
-        as_hex, as_dec = id_forms(carrier_message_id)
-        conditions = []
-        if as_hex is not None:
-            conditions += [SmppPart.id_hex == as_hex, SmppPart.id_dec == as_hex]
-        if as_dec is not None:
-            conditions.append(SmppPart.id_hex == as_dec)
-        if not conditions:
-            return None
-        query = select(SmppPart).where(SmppPart.carrier == self.carrier, or_(*conditions)).limit(1)
-        return (await self.session.execute(query.with_for_update())).scalar_one_or_none()
+        by_hex: dict[str, SmppPart] = {}
+        by_dec: dict[str, SmppPart] = {}
+        for part in (await self.session.execute(query)).scalars():
+            if part.id_hex is not None:
+                by_hex.setdefault(part.id_hex, part)
+            if part.id_dec is not None:
+                by_dec.setdefault(part.id_dec, part)
+        found: dict[str, SmppPart] = {}
+        for carrier_id, (as_hex, as_dec) in forms.items():
+            # A receipt's id read as hex against the part's id in either base, or read as
+            # decimal against the part's id read as hex (see ``receipts.id_forms``).
+            match = (by_hex.get(as_hex) or by_dec.get(as_hex)) if as_hex is not None else None
+            if match is None and as_dec is not None:
+                match = by_hex.get(as_dec)
+            if match is not None:
+                found[carrier_id] = match
+        return found
 
     async def parts_by_ids(self, carrier_message_ids: Sequence[str]) -> dict[str, SmppPart]:
         """Parts by their exact carrier id, locked (in key order)."""
@@ -167,20 +184,25 @@ class SmppRepository:
         return found
 
     # ── parked receipts ────────────────────────────────────────────────────────────────
-    async def park(self, carrier_message_id: str, state: str, error: str | None, at: datetime) -> None:
-        as_hex, as_dec = id_forms(carrier_message_id)
-        self.session.add(
-            SmppParkedReceipt(
-                carrier=self.carrier,
-                carrier_message_id=carrier_message_id,
-                id_hex=as_hex,
-                id_dec=as_dec,
-                state=state,
-                error=error,
-                received_at=at,
+    async def park_many(self, receipts: Sequence[tuple[str, str, str | None, datetime]]) -> None:
+        """Keep receipts (carrier id, state, error, received at) until their part is known."""
+        if not receipts:
+            return
+        rows = []
+        for carrier_message_id, state, error, at in receipts:
+            as_hex, as_dec = id_forms(carrier_message_id)
+            rows.append(
+                {
+                    "carrier": self.carrier,
+                    "carrier_message_id": carrier_message_id,
+                    "id_hex": as_hex,
+                    "id_dec": as_dec,
+                    "state": state,
+                    "error": error,
+                    "received_at": at,
+                }
             )
-        )
-        await self.session.flush()
+        await self.session.execute(insert(_parked), rows)
 
     async def parked_with_parts(self, limit: int = 500) -> list[SmppParkedReceipt]:
         """Parked receipts whose part is now recorded (in any id form), oldest first."""
@@ -201,8 +223,9 @@ class SmppRepository:
         )
         return list((await self.session.execute(query)).scalars())
 
-    async def unpark(self, receipt_id: int) -> None:
-        await self.session.execute(delete(SmppParkedReceipt).where(SmppParkedReceipt.id == receipt_id))
+    async def unpark(self, receipt_ids: Sequence[int]) -> None:
+        if receipt_ids:
+            await self.session.execute(delete(_parked).where(_parked.c.id.in_(list(receipt_ids))))
 
     async def count_parked(self) -> int:
         query = select(func.count()).select_from(SmppParkedReceipt).where(SmppParkedReceipt.carrier == self.carrier)

@@ -209,9 +209,13 @@ class ReceiptProcessor:
                     async with self._sessions() as session, session.begin():
                         repo = SmppRepository(session, self.carrier)
                         applied = await self._apply_many(session, repo, batch)
-                        for (receipt, received_at), done in zip(batch, applied, strict=True):
-                            if not done:
-                                await repo.park(receipt.message_id, receipt.state, receipt.error, received_at)
+                        await repo.park_many(
+                            [
+                                (receipt.message_id, receipt.state, receipt.error, received_at)
+                                for (receipt, received_at), done in zip(batch, applied, strict=True)
+                                if not done
+                            ]
+                        )
                     break
                 except Exception as exc:  # noqa: BLE001
                     log.warning("smpp receipts not applied; retrying", carrier=self.carrier, error=str(exc))
@@ -234,9 +238,7 @@ class ReceiptProcessor:
             parked = await repo.parked_with_parts()
             items = [(Receipt(row.carrier_message_id, row.state, row.error), row.received_at) for row in parked]
             applied = await self._apply_many(session, repo, items)
-            for row, done in zip(parked, applied, strict=True):
-                if done:
-                    await repo.unpark(row.id)
+            await repo.unpark([row.id for row, done in zip(parked, applied, strict=True) if done])
         return sum(applied)
 
     async def _apply_many(
@@ -248,12 +250,9 @@ class ReceiptProcessor:
         batch and a sweep) queue rather than deadlock.
         """
         exact = await repo.parts_by_ids([receipt.message_id for receipt, _ in items])
-        parts: list[SmppPart | None] = []
-        for receipt, _ in items:
-            part = exact.get(receipt.message_id)
-            if part is None:  # the id in another base or padded: the slower lookup, rare
-                part = await repo.part_by_carrier_id(receipt.message_id)
-            parts.append(part)
+        # The id in another base or padded (or a part not recorded yet): one more query for them.
+        others = await repo.parts_by_id_forms([r.message_id for r, _ in items if r.message_id not in exact])
+        parts = [exact.get(r.message_id) or others.get(r.message_id) for r, _ in items]
         sids = sorted({part.message_sid for part in parts if part is not None})
         messages = await MessageRepository(session).get_many(sids, for_update=True)  # locked in sid order
         applied: list[bool] = []
