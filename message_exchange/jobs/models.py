@@ -74,6 +74,9 @@ class Job(Base):
     id: Mapped[str] = mapped_column(String(34), primary_key=True)
     kind: Mapped[str] = mapped_column(String(64))
     payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+    # How many items (messages, deliveries) the payload names: 1, or more for a shared job.
+    # Workers claim batches by items, so a batch of shared jobs stays MX_WORKER_BATCH_SIZE big.
+    items: Mapped[int] = mapped_column(Integer, server_default=text("1"))
     # NULL: any worker may run it. Otherwise only workers serving this queue (a worker bound to
     # an SMPP carrier serves ``carrier:<name>``), or any worker once it has waited
     # MX_JOB_QUEUE_ORPHAN_SECONDS past its run_at (nobody serves the queue any more).

@@ -33,6 +33,7 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql import Select
 from sqlalchemy.sql.dml import ReturningUpdate
 
 from message_exchange.db.base import UTCDateTime
@@ -43,6 +44,9 @@ from message_exchange.jobs.models import AttemptOutcome, Job, JobAttempt, JobSta
 # every job, and building plus cache-keying a statement each time costs more than running it.
 _jobs = cast(Table, Job.__table__)
 _attempts = cast(Table, JobAttempt.__table__)
+
+# ``items`` by another name: ``.c.items`` and ``Row`` already mean something else by it.
+_ITEMS = _jobs.c["items"].label("job_items")
 
 # Literal status values keep the claim queries provably inside the partial indexes.
 _PENDING: ColumnElement[str] = literal_column("'pending'")
@@ -70,6 +74,7 @@ class ClaimedJob:
     worker_id: str
     lease_expires_at: datetime
     reclaimed: bool
+    items: int = 1
 
     @property
     def fence(self) -> Fence:
@@ -109,8 +114,13 @@ async def claim(
     orphaned_before: datetime | None = None,
     kinds: Sequence[str] | None = None,
     except_kinds: Sequence[str] = (),
+    item_budget: int | None = None,
 ) -> list[ClaimedJob]:
     """Lease up to ``limit`` runnable jobs to ``worker_id`` and record their attempts.
+
+    With ``kinds`` and ``item_budget``: the oldest due jobs whose items (``Job.items``) add
+    up to at most ``item_budget`` — at least one job — so a batch of shared jobs stays that
+    big however many items each carries.
 
     Pending jobs are runnable when unqueued, in one of ``queues``, or due since before
     ``orphaned_before`` (default ``now``: every queue) — a queue nobody serves any more must
@@ -142,7 +152,10 @@ async def claim(
     if include_expired:
         claimed += await _reclaim_expired(session, postgres, limit, params, default_max_attempts)
     remaining = limit - len(claimed)
-    if remaining > 0:
+    if remaining > 0 and item_budget is not None and kinds is not None:
+        due = {**params, "p_limit": remaining}
+        claimed += await _lease_items(session, postgres, due, item_budget, default_max_attempts)
+    elif remaining > 0:
         statement = _lease_due_statement(postgres, only_kinds=kinds is not None)
         rows = (await session.execute(statement, {**params, "p_limit": remaining})).all()
         claimed += _claimed(rows, worker_id, lease_until, default_max_attempts, reclaimed=False)
@@ -172,14 +185,14 @@ def _lease_values(statement: Update) -> ReturningUpdate[Any]:
         lease_expires_at=_time("p_lease_until"),
         attempts=_jobs.c.attempts + 1,
         updated_at=_time("p_now"),
-    ).returning(_jobs.c.id, _jobs.c.kind, _jobs.c.payload, _jobs.c.attempts, _jobs.c.max_attempts)
+    ).returning(_jobs.c.id, _jobs.c.kind, _jobs.c.payload, _jobs.c.attempts, _jobs.c.max_attempts, _ITEMS)
 
 
-@cache
-def _lease_due_statement(postgres: bool, *, only_kinds: bool) -> ReturningUpdate[Any]:
+def _due(postgres: bool, *columns: Any, only_kinds: bool) -> Select[Any]:
+    """The runnable pending jobs, oldest first, up to ``p_limit`` (locked, skipping locked ones, on PostgreSQL)."""
     kinds = bindparam("p_kinds" if only_kinds else "p_except_kinds", expanding=True, type_=String())
     due = (
-        select(_jobs.c.id)
+        select(*columns)
         .where(
             _jobs.c.status == _PENDING,
             _jobs.c.kind.in_(kinds) if only_kinds else _jobs.c.kind.not_in(kinds),
@@ -193,12 +206,46 @@ def _lease_due_statement(postgres: bool, *, only_kinds: bool) -> ReturningUpdate
         .order_by(_jobs.c.run_at)
         .limit(bindparam("p_limit", type_=Integer()))
     )
-    if postgres:
-        due = due.with_for_update(skip_locked=True)
+    return due.with_for_update(skip_locked=True) if postgres else due
+
+
+@cache
+def _due_items_statement(postgres: bool) -> Select[Any]:
+    return _due(postgres, _jobs.c.id, _ITEMS, only_kinds=True)
+
+
+@cache
+def _lease_due_statement(postgres: bool, *, only_kinds: bool) -> ReturningUpdate[Any]:
+    due = _due(postgres, _jobs.c.id, only_kinds=only_kinds)
     # A materialized CTE is evaluated once: the locked set is exactly the set updated. The
     # status is checked again by the UPDATE itself, which re-reads a row changed meanwhile.
     claimable = due.cte("claimable").prefix_with("MATERIALIZED")
     return _lease_values(update(_jobs).where(_jobs.c.id == claimable.c.id, _jobs.c.status == _PENDING))
+
+
+@cache
+def _lease_chosen_statement() -> ReturningUpdate[Any]:
+    chosen = bindparam("p_ids", expanding=True, type_=String())
+    return _lease_values(update(_jobs).where(_jobs.c.id.in_(chosen), _jobs.c.status == _PENDING))
+
+
+async def _lease_items(
+    session: AsyncSession, postgres: bool, params: dict[str, Any], item_budget: int, default_max_attempts: int
+) -> list[ClaimedJob]:
+    candidates = (await session.execute(_due_items_statement(postgres), params)).all()
+    chosen: list[str] = []
+    total = 0
+    for row in candidates:
+        if chosen and total + row.job_items > item_budget:
+            break
+        chosen.append(row.id)
+        total += row.job_items
+    if not chosen:
+        return []
+    # (On PostgreSQL the candidates not chosen stay locked until the claim commits, at once.)
+    lease = {"p_ids": chosen, **{key: params[key] for key in ("p_worker_id", "p_now", "p_lease_until")}}
+    rows = (await session.execute(_lease_chosen_statement(), lease)).all()
+    return _claimed(rows, params["p_worker_id"], params["p_lease_until"], default_max_attempts, reclaimed=False)
 
 
 def _claimed(
@@ -214,6 +261,7 @@ def _claimed(
             worker_id=worker_id,
             lease_expires_at=lease_until,
             reclaimed=reclaimed,
+            items=row.job_items,
         )
         for row in rows
     ]

@@ -115,8 +115,11 @@ async def enqueue_many(
     max_attempts: int | None = None,
     delay: float | timedelta | None = None,
     queue: str | None = None,
+    items_of: Callable[[dict[str, Any]], int] | None = None,
 ) -> list[str]:
-    """Add one job of ``kind`` per payload in a single multi-row insert; their ids in order."""
+    """Add one job of ``kind`` per payload in a single multi-row insert; their ids in order.
+
+    ``items_of``: how many items a payload names (a shared job's; see ``Job.items``)."""
     if queue is not None and not 0 < len(queue) <= 64:
         raise ValueError("a queue name is 1 to 64 characters")
     if run_at is not None and delay is not None:
@@ -127,7 +130,15 @@ async def enqueue_many(
     if delay is not None:
         run_at = now + (delay if isinstance(delay, timedelta) else timedelta(seconds=delay))
     rows = [
-        _job_row(kind, payload, now=now, run_at=run_at or now, max_attempts=max_attempts, queue=queue)
+        _job_row(
+            kind,
+            payload,
+            now=now,
+            run_at=run_at or now,
+            max_attempts=max_attempts,
+            queue=queue,
+            items=items_of(payload) if items_of is not None else 1,
+        )
         for payload in payloads
     ]
     await repository.insert_jobs(session, rows)
@@ -137,7 +148,14 @@ async def enqueue_many(
 
 
 def _job_row(
-    kind: str, payload: dict[str, Any], *, now: datetime, run_at: datetime, max_attempts: int | None, queue: str | None
+    kind: str,
+    payload: dict[str, Any],
+    *,
+    now: datetime,
+    run_at: datetime,
+    max_attempts: int | None,
+    queue: str | None,
+    items: int = 1,
 ) -> dict[str, Any]:
     """A new pending job's column values; the checks every way of enqueuing shares."""
     if not kind or len(kind) > 64:
@@ -150,6 +168,7 @@ def _job_row(
         "id": new_sid(SID_PREFIX),
         "kind": kind,
         "payload": payload,
+        "items": items,
         "queue": queue,
         "status": JobStatus.PENDING.value,
         "attempts": 0,
@@ -187,7 +206,8 @@ def add_job(
 
 def pending_job(session: AsyncSession, key: str) -> dict[str, Any] | None:
     """The job :func:`add_job` added with ``key`` in this transaction, while not yet inserted:
-    its column values, ``payload`` included, which the caller may still extend."""
+    its column values, ``payload`` included, which the caller may still extend (and ``items``
+    with it)."""
     return deferred_row(session, key)
 
 

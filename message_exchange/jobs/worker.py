@@ -63,7 +63,7 @@ from message_exchange.jobs.repository import ClaimedJob
 log = get_logger("mx.jobs.worker")
 
 STOP_TIMEOUT_SECONDS = 10.0
-# Batches in flight per worker: one being built while the previous one commits.
+# Batches of one kind in flight per worker: one being built while the previous one commits.
 MAX_BATCHES = 2
 # A busy worker claims once at least a quarter of its slots are free, or after this long.
 CLAIM_COALESCE_SECONDS = 0.01
@@ -112,7 +112,7 @@ class Worker:
         self._batch_kinds = batch_kinds()
         self._batch_kind_set = frozenset(self._batch_kinds)
         self._batch_size = settings.worker_batch_size
-        self._batches: set[asyncio.Task[None]] = set()
+        self._batches: dict[str, set[asyncio.Task[None]]] = {kind: set() for kind in self._batch_kinds}
         # With batch kinds, the one-by-one claim (every kind but those) walks past every due
         # job of a batch kind: under a backlog that is a scan, so it runs only when jobs of
         # other kinds may be due — one was enqueued, the last such claim was full, or a poll.
@@ -242,16 +242,21 @@ class Worker:
             # Round robin: a backlog of one batch kind (dispatches) must not starve another (receipts).
             self._batch_turn = (self._batch_turn + 1) % max(1, len(self._batch_kinds))
             for kind in self._batch_kinds[self._batch_turn :] + self._batch_kinds[: self._batch_turn]:
-                if len(self._batches) >= MAX_BATCHES or len(self._tasks) >= self.concurrency:
+                if len(self._tasks) >= self.concurrency:
                     break
+                if len(self._batches[kind]) >= MAX_BATCHES:
+                    continue
                 try:
-                    claimed = await self._claim(self._batch_size, include_expired=False, kinds=[kind])
+                    claimed = await self._claim(
+                        self._batch_size, include_expired=False, kinds=[kind], item_budget=self._batch_size
+                    )
                 except Exception:
                     log.exception("claiming jobs failed", worker_id=self.worker_id)
                     claimed = []
                 if claimed:
                     self._spawn_batch(kind, claimed)
-                more = more or len(claimed) == self._batch_size
+                # A full batch (in jobs or in items) says there may be more.
+                more = more or len(claimed) == self._batch_size or sum(job.items for job in claimed) >= self._batch_size
             if more:
                 continue
             with contextlib.suppress(TimeoutError):
@@ -278,12 +283,13 @@ class Worker:
     def _spawn_batch(self, kind: str, jobs: list[ClaimedJob]) -> None:
         task = asyncio.create_task(self._run_batch(kind, jobs), name=f"mx-batch {kind} ×{len(jobs)}")
         self._tasks.add(task)
-        self._batches.add(task)
+        self._batches.setdefault(kind, set()).add(task)
         task.add_done_callback(self._job_done)
 
     def _job_done(self, task: asyncio.Task[None]) -> None:
         self._tasks.discard(task)
-        self._batches.discard(task)
+        for batches in self._batches.values():
+            batches.discard(task)
         if self._wake_event is not None:
             self._wake_event.set()
 
@@ -294,6 +300,7 @@ class Worker:
         include_expired: bool = True,
         kinds: list[str] | None = None,
         except_kinds: list[str] | None = None,
+        item_budget: int | None = None,
     ) -> list[ClaimedJob]:
         now = utcnow()
         async with self.session_factory() as session, session.begin():
@@ -309,6 +316,7 @@ class Worker:
                 orphaned_before=now - timedelta(seconds=self.settings.job_queue_orphan_seconds),
                 kinds=kinds,
                 except_kinds=except_kinds or (),
+                item_budget=item_budget,
             )
 
     async def _run_batch(self, kind: str, jobs: list[ClaimedJob]) -> None:

@@ -309,7 +309,8 @@ async def accept_sends(session: AsyncSession, requests: Sequence[SendRequest]) -
         outcomes.append(AcceptedMessage(**row))
     if values:
         await MessageRepository(session).insert_many(values)
-        await enqueue_many(session, DISPATCH_JOB, dispatch_payloads([row["sid"] for row in values]))
+        payloads = dispatch_payloads([row["sid"] for row in values])
+        await enqueue_many(session, DISPATCH_JOB, payloads, items_of=lambda payload: len(dispatch_sids(payload)))
     return outcomes
 
 

@@ -144,6 +144,7 @@ def _store(
     job = jobs.pending_job(session, DELIVER_JOB)
     if job is not None and len(job["payload"][DELIVERY_SIDS]) < DELIVERIES_PER_JOB:
         job["payload"][DELIVERY_SIDS].append(sid)
+        job["items"] += 1
         job_id = str(job["id"])
     else:
         payload = {DELIVERY_SIDS: [sid]}

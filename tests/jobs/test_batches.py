@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy import event
 
 from message_exchange.config import Settings
+from message_exchange.jobs import service
 from message_exchange.jobs.worker import Worker
 from tests.jobs.handlers_for_tests import BATCHES
 from tests.jobs.helpers import SessionFactory, enqueue_committed, load, runs, scalar, wait_until
@@ -147,3 +148,29 @@ async def test_a_batch_may_retry_or_fail_jobs_itself(job_settings: Settings, ses
     dead, attempts = await load(session_factory, bad)
     assert dead.last_error == "bad payload" and [a.outcome for a in attempts] == ["dead"]
     assert await worker.run_pending(limit=10) == 0, "the retry is not due for a minute"
+
+
+async def test_batches_of_shared_jobs_are_claimed_by_items(
+    job_settings: Settings, session_factory: SessionFactory
+) -> None:
+    """A shared job carries many items: a batch holds about MX_WORKER_BATCH_SIZE (50) items, not jobs."""
+    ids = []
+    for items in (40, 30, 1, 70, 5):  # one transaction each, oldest first
+        async with session_factory() as session, session.begin():
+            [job_id] = await service.enqueue_many(session, "test.batched", [{"n": items}], items_of=lambda p: p["n"])
+        ids.append(job_id)
+    worker = Worker(job_settings, session_factory)
+    await worker.start()
+    try:
+        await wait_until(lambda: _all_done(session_factory), 20.0, "every job to finish")
+    finally:
+        await worker.stop()
+    forty, thirty, one, seventy, five = ids
+    # 40 + 30 would be 70 > 50; a job bigger than the budget still goes, alone.
+    assert {frozenset(batch) for batch in BATCHES} == {
+        frozenset({forty}),
+        frozenset({thirty, one}),
+        frozenset({seventy}),
+        frozenset({five}),
+    }
+    assert (await load(session_factory, seventy))[0].items == 70
