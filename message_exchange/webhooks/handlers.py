@@ -46,7 +46,7 @@ from message_exchange.jobs.models import JobStatus
 from message_exchange.jobs.registry import JobContext, PermanentJobError, RetryLater, job_handler
 from message_exchange.webhooks.client import WebhookResult, send_webhook
 from message_exchange.webhooks.guard import WebhookRefused
-from message_exchange.webhooks.models import BodyFormat, DeliveryStatus, WebhookDelivery
+from message_exchange.webhooks.models import BodyFormat, DeliveryStatus, Outgoing, WebhookDelivery
 from message_exchange.webhooks.repository import WebhookRepository
 from message_exchange.webhooks.service import (
     DELIVER_JOB,
@@ -105,11 +105,15 @@ async def run_failure_hook(session: AsyncSession, delivery: WebhookDelivery) -> 
         await hook(session, delivery)
 
 
+def has_failure_hook(purpose: str) -> bool:
+    return purpose in _FAILURE_HOOKS
+
+
 def response_hook(purpose: str) -> ResponseHook | None:
     return _RESPONSE_HOOKS.get(purpose)
 
 
-def json_body(delivery: WebhookDelivery) -> bytes | None:
+def json_body(delivery: Outgoing) -> bytes | None:
     if delivery.body_format == BodyFormat.JSON.value:
         return (delivery.body or "").encode("utf-8")
     return None
@@ -143,7 +147,7 @@ class Sent:
     final: DeliveryStatus | None  # delivered (2xx), failed (refused, 3xx, 4xx) or None: retry
 
 
-async def send_delivery(delivery: WebhookDelivery, auth_token: str, settings: Settings) -> Sent:
+async def send_delivery(delivery: Outgoing, auth_token: str, settings: Settings) -> Sent:
     """Send ``delivery`` once, signed with ``auth_token``; never raises."""
     started = utcnow()
     try:
@@ -268,6 +272,29 @@ async def _record(
         return _Recorded(number, delivery.status)
 
 
+def attempt_row(
+    sid: str, number: int, started: datetime, result: WebhookResult | None, error: str | None
+) -> dict[str, Any]:
+    """The ``webhook_attempts`` row of attempt ``number`` of delivery ``sid``."""
+    return {
+        "delivery_sid": sid,
+        "attempt": number,
+        "started_at": started,
+        "duration_ms": result.duration_ms if result else 0,
+        "status_code": result.status_code if result else None,
+        "error": error,
+        "response_body": result.body[:MAX_STORED_BODY_CHARS] if result and result.body else None,
+    }
+
+
+def decide(number: int, final: DeliveryStatus | None, *, last: bool, max_attempts: int | None) -> DeliveryStatus | None:
+    """Where attempt ``number`` leaves a delivery: what its answer decided (``final``), except
+    that a retry on the job's ``last`` attempt or the ``max_attempts``-th request fails it."""
+    if final is None and (last or (max_attempts is not None and number >= max_attempts)):
+        return DeliveryStatus.FAILED
+    return final
+
+
 async def apply_attempt(
     session: AsyncSession,
     delivery: WebhookDelivery,
@@ -286,19 +313,8 @@ async def apply_attempt(
     delivery that ends failed runs its purpose's failure hook in this transaction.
     """
     number = delivery.attempts + 1
-    WebhookRepository(session).add_attempt(
-        {
-            "delivery_sid": delivery.sid,
-            "attempt": number,
-            "started_at": started,
-            "duration_ms": result.duration_ms if result else 0,
-            "status_code": result.status_code if result else None,
-            "error": error,
-            "response_body": result.body[:MAX_STORED_BODY_CHARS] if result and result.body else None,
-        }
-    )
-    if final is None and (last or (max_attempts is not None and number >= max_attempts)):
-        final = DeliveryStatus.FAILED
+    WebhookRepository(session).add_attempt(attempt_row(delivery.sid, number, started, result, error))
+    final = decide(number, final, last=last, max_attempts=max_attempts)
     if delivery.status == DeliveryStatus.PENDING.value:
         now = utcnow()
         delivery.attempts = number

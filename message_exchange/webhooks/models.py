@@ -9,9 +9,10 @@ Deliveries of one ``(resource_sid, url)`` are sent in creation order (``created_
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
@@ -80,3 +81,41 @@ class WebhookAttempt(Base):
     error: Mapped[str | None] = mapped_column(Text)
     # The start of the response body (for debugging a customer's endpoint), capped.
     response_body: Mapped[str | None] = mapped_column(Text)
+
+
+class Outgoing(Protocol):
+    """What sending a delivery reads: a stored :class:`WebhookDelivery` or a :class:`PendingDelivery`."""
+
+    @property
+    def sid(self) -> str: ...
+    @property
+    def account_sid(self) -> str: ...
+    @property
+    def resource_sid(self) -> str: ...
+    @property
+    def purpose(self) -> str: ...
+    @property
+    def url(self) -> str: ...
+    @property
+    def method(self) -> str: ...
+    @property
+    def params(self) -> dict[str, Any]: ...
+    @property
+    def body_format(self) -> str: ...
+    @property
+    def body(self) -> str | None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class PendingDelivery:
+    """A pending delivery as the batch path reads it: plain values, no ORM upkeep."""
+
+    sid: str
+    account_sid: str
+    resource_sid: str
+    purpose: str
+    url: str
+    method: str
+    params: dict[str, Any]
+    body_format: str
+    body: str | None

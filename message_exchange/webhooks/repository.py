@@ -10,7 +10,7 @@ from sqlalchemy import ColumnElement, Table, and_, bindparam, func, or_, select,
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from message_exchange.db.deferred import defer_insert
-from message_exchange.webhooks.models import DeliveryStatus, WebhookAttempt, WebhookDelivery
+from message_exchange.webhooks.models import DeliveryStatus, PendingDelivery, WebhookAttempt, WebhookDelivery
 
 _deliveries = cast(Table, WebhookDelivery.__table__)
 _attempts = cast(Table, WebhookAttempt.__table__)
@@ -71,6 +71,47 @@ class WebhookRepository:
                 update(_deliveries).where(_deliveries.c.sid == bindparam("b_sid")).values(job_id=bindparam("b_job_id"))
             )
             await self.session.execute(statement, [{"b_sid": s, "b_job_id": j} for s, j in job_ids.items()])
+
+    async def pending_lines_of(self, sids: Collection[str]) -> list[PendingDelivery]:
+        """Every pending delivery of the resources that ``sids`` are for, oldest first (the
+        order they must arrive in); ``sids`` themselves among them while pending."""
+        if not sids:
+            return []
+        d = _deliveries.c
+        resources = select(d.resource_sid).where(d.sid.in_(sorted(sids))).scalar_subquery()
+        query = (
+            select(d.sid, d.account_sid, d.resource_sid, d.purpose, d.url, d.method, d.params, d.body_format, d.body)
+            .where(d.resource_sid.in_(resources), d.status == DeliveryStatus.PENDING.value)
+            .order_by(d.created_at, d.sid)
+        )
+        return [PendingDelivery(*row) for row in (await self.session.execute(query)).all()]
+
+    async def lock_states(self, sids: Collection[str]) -> dict[str, tuple[str, int]]:
+        """sid → (status, attempts) of these deliveries, locked (in sid order)."""
+        if not sids:
+            return {}
+        d = _deliveries.c
+        query = select(d.sid, d.status, d.attempts).where(d.sid.in_(sorted(sids))).order_by(d.sid).with_for_update()
+        return {row.sid: (row.status, row.attempts) for row in (await self.session.execute(query)).all()}
+
+    async def set_states(self, states: Sequence[dict[str, Any]]) -> None:
+        """Write what attempts changed: ``sid`` with ``status``, ``attempts``, ``last_status_code``,
+        ``last_error``, ``updated_at``, ``finished_at`` each."""
+        if states:
+            d = _deliveries.c
+            statement = (
+                update(_deliveries)
+                .where(d.sid == bindparam("b_sid"))
+                .values(
+                    status=bindparam("b_status"),
+                    attempts=bindparam("b_attempts"),
+                    last_status_code=bindparam("b_code"),
+                    last_error=bindparam("b_error"),
+                    updated_at=bindparam("b_at", type_=d.updated_at.type),
+                    finished_at=bindparam("b_finished", type_=d.finished_at.type),
+                )
+            )
+            await self.session.execute(statement, [{f"b_{k}": v for k, v in state.items()} for state in states])
 
     async def pending_in_order(self, resource_sids: Collection[str]) -> list[WebhookDelivery]:
         """Every pending delivery of those resources, oldest first (the order they must arrive in)."""
