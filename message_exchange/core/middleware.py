@@ -5,7 +5,6 @@ from __future__ import annotations
 import functools
 import re
 import time
-import uuid
 from typing import Any
 
 import structlog
@@ -15,6 +14,7 @@ from message_exchange.core.errors import MXError, PayloadTooLarge
 from message_exchange.core.families import render_error
 from message_exchange.core.logging import get_logger
 from message_exchange.core.metrics import HTTP_LATENCY, HTTP_REQUESTS
+from message_exchange.core.sids import random_hex
 
 log = get_logger("mx.access")
 _REQUEST_ID_RE = re.compile(r"[A-Za-z0-9._-]{1,128}")
@@ -27,7 +27,7 @@ class RequestContextMiddleware:
 
     A client's ``X-Request-Id`` is kept when it is 1–128 of ``[A-Za-z0-9._-]``; otherwise
     (absent, too long, anything that could smuggle into a header or a log line) a fresh
-    uuid4 hex replaces it. Metrics are labelled with the route template as OpenAPI spells it
+    random 32-hex-digit id replaces it. Metrics are labelled with the route template as OpenAPI spells it
     (``/Accounts/{sid}{fmt}``), never the raw path, or ``unmatched``.
 
     An exception escaping the app is answered here, as a 500 in the path's family envelope
@@ -44,7 +44,7 @@ class RequestContextMiddleware:
             await self.app(scope, receive, send)
             return
         incoming = dict(scope["headers"]).get(b"x-request-id", b"").decode("latin-1")
-        request_id = incoming if _REQUEST_ID_RE.fullmatch(incoming) else uuid.uuid4().hex
+        request_id = incoming if _REQUEST_ID_RE.fullmatch(incoming) else random_hex(16)
         status = 500
         response_started = False
         started = time.perf_counter()

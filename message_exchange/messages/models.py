@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import secrets
 import time
 from dataclasses import dataclass
 from datetime import datetime
@@ -11,6 +10,7 @@ from typing import Any, Protocol
 from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
+from message_exchange.core.sids import random_hex
 from message_exchange.db.base import Base
 
 SID_PREFIX = "SM"
@@ -73,7 +73,7 @@ class MessageEvent(Base):
 
 def event_id() -> str:
     """``EV`` + nanoseconds + randomness: unique, and in time order within a process."""
-    return f"EV{time.time_ns():020d}{secrets.token_hex(8)}"
+    return f"EV{time.time_ns():020d}{random_hex(8)}"
 
 
 class MessageView(Protocol):

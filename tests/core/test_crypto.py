@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import uuid
 
@@ -19,7 +20,7 @@ from message_exchange.core.crypto import (
     token_digest,
     verify_password,
 )
-from message_exchange.core.sids import is_sid, new_sid
+from message_exchange.core.sids import is_sid, new_sid, random_bytes
 
 # --- tokens ----------------------------------------------------------------------------
 
@@ -156,6 +157,22 @@ def test_new_sids_have_the_prefix_and_32_lowercase_hex(prefix: str) -> None:
     assert new_sid(prefix) != sid
     as_uuid = uuid.UUID(sid[len(prefix) :])
     assert as_uuid.version == 4 and as_uuid.variant == uuid.RFC_4122
+
+
+def test_sids_drawn_from_the_pool_do_not_repeat_across_refills_or_a_fork() -> None:
+    sids = {new_sid("SM") for _ in range(10_000)}  # more than two reads of the pool
+    assert len(sids) == 10_000
+    random_bytes(16)  # the pool holds unread bytes now
+    reader, writer = os.pipe()
+    child = os.fork()
+    if child == 0:  # the child: its first bytes must not be the parent's next ones
+        os.write(writer, random_bytes(16))
+        os._exit(0)
+    os.close(writer)
+    os.waitpid(child, 0)
+    from_child = os.read(reader, 16)
+    os.close(reader)
+    assert len(from_child) == 16 and from_child != random_bytes(16)
 
 
 @pytest.mark.parametrize(
