@@ -25,7 +25,7 @@ from __future__ import annotations
 from functools import cache
 from typing import Any
 
-from sqlalchemy import Table, event, insert
+from sqlalchemy import Insert, Table, event, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session, SessionTransaction, UOWTransaction
 
@@ -71,7 +71,13 @@ def _write(session: Session) -> None:
         _dependency_order.cache_clear()
         order = _dependency_order()
     for table in sorted(pending, key=lambda t: order.get(t, len(order))):
-        connection.execute(insert(table), pending[table])
+        connection.execute(_insert(table), pending[table])
+
+
+@cache
+def _insert(table: Table) -> Insert:
+    # One statement object per table: its cache key is computed once, not at every write.
+    return insert(table)
 
 
 @cache

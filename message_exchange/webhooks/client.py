@@ -27,6 +27,7 @@ allowed" from "failed this time").
 from __future__ import annotations
 
 import asyncio
+import functools
 import ipaddress
 import socket
 import time
@@ -143,6 +144,25 @@ def _check_literal_host(host: str, *, allow_private: bool) -> None:
     check_addresses(host, [host], allow_private=allow_private)
 
 
+@functools.lru_cache(maxsize=4096)
+def _checked(url: str, allow_private: bool) -> None:
+    """The URL's syntax and an IP-literal host (WebhookRefused). Cached while it passes: an
+    account's callback URL is the same for every message it sends."""
+    _, host, _ = check_url_syntax(url)
+    _check_literal_host(host, allow_private=allow_private)
+
+
+def _parse_wire(target: str) -> URL:
+    try:
+        return URL(target)  # normalised (percent-encoding) as it goes on the wire
+    except (ValueError, TypeError) as exc:
+        raise WebhookRefused(f"Webhook URL is malformed: {exc}") from None
+
+
+# A POST goes to the callback URL itself: the same for every message, parsed once.
+_wire = functools.lru_cache(maxsize=4096)(_parse_wire)
+
+
 def _form_pairs(params: Params) -> list[tuple[str, str]]:
     return [(key, item) for key, value in params.items() for item in ([value] if isinstance(value, str) else value)]
 
@@ -168,8 +188,7 @@ async def send_webhook(
         raise ValueError(f"webhook method must be GET or POST, got {method!r}")
     if json_body is not None and (method != "POST" or params):
         raise ValueError("a JSON body goes alone, by POST")
-    _, host, _ = check_url_syntax(url)
-    _check_literal_host(host, allow_private=settings.webhook_allow_private)
+    _checked(url, settings.webhook_allow_private)
     headers: dict[str, str] = {}
     if method == "GET":
         target, content = url_with_query(url, params), None
@@ -179,10 +198,7 @@ async def send_webhook(
     else:
         target, content = url, urlencode(_form_pairs(params)).encode("ascii")
         headers["Content-Type"] = "application/x-www-form-urlencoded"
-    try:
-        wire = URL(target)  # normalised (percent-encoding) as it goes on the wire
-    except (ValueError, TypeError) as exc:
-        raise WebhookRefused(f"Webhook URL is malformed: {exc}") from None
+    wire = _wire(target) if target == url else _parse_wire(target)
     # Signed over the URL exactly as it is requested.
     signed = str(wire)
     form = params if method == "POST" and json_body is None else None
