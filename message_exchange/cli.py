@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import signal
 import sys
@@ -60,11 +59,13 @@ def serve(
 @app.command()
 def worker() -> None:
     """Run a job worker process (share the work of a PostgreSQL deployment across machines)."""
+    import uvloop
+
     from message_exchange.jobs.worker import run_worker
 
     settings = settings_from_env()
     prepare_schema(settings)
-    asyncio.run(run_worker(settings))
+    uvloop.run(run_worker(settings))  # the loop `mx serve` runs on (uvicorn's)
 
 
 @db_app.command("upgrade")
