@@ -129,8 +129,15 @@ def parse_smpp_date(value: str) -> datetime | None:
     digits = value.strip()
     if not digits.isdigit() or len(digits) not in (10, 12):
         return None
+    # By hand rather than strptime (ten times slower, once per receipt): the same fields, and
+    # strptime's %y rule for the century (69–99 → 19xx, 00–68 → 20xx).
+    year = int(digits[0:2])
+    year += 1900 if year >= 69 else 2000
+    seconds = int(digits[10:12]) if len(digits) == 12 else 0
     try:
-        return datetime.strptime(digits, "%y%m%d%H%M%S" if len(digits) == 12 else "%y%m%d%H%M").replace(tzinfo=UTC)
+        return datetime(
+            year, int(digits[2:4]), int(digits[4:6]), int(digits[6:8]), int(digits[8:10]), seconds, tzinfo=UTC
+        )
     except ValueError:
         return None
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from datetime import UTC, datetime
 
 import pytest
@@ -15,6 +16,7 @@ from message_exchange.carriers.smpp.receipts import (
     TLV_RECEIPTED_MESSAGE_ID,
     ReceiptError,
     is_receipt,
+    parse_smpp_date,
     read_receipt,
     same_message_id,
 )
@@ -87,3 +89,20 @@ def test_receipt_esm_classes() -> None:
 def test_a_receipt_without_id_or_state_is_refused(body: bytes) -> None:
     with pytest.raises(ReceiptError):
         read_receipt(body, {})
+
+
+smpp_dates = st.datetimes(min_value=datetime(1969, 1, 1), max_value=datetime(2068, 12, 31, 23, 59, 59)).flatmap(
+    lambda moment: st.sampled_from([moment.strftime("%y%m%d%H%M"), moment.strftime("%y%m%d%H%M%S")])
+)
+
+
+@given(smpp_dates | st.text(alphabet="0123456789", min_size=10, max_size=12) | st.text(max_size=14))
+def test_receipt_dates_read_as_strptime_reads_them(value: str) -> None:
+    """``YYMMDDhhmm[ss]`` by hand must mean what strptime's ``%y%m%d%H%M[%S]`` means, century included."""
+    digits = value.strip()
+    expected = None
+    if digits.isdigit() and len(digits) in (10, 12):
+        with contextlib.suppress(ValueError):
+            pattern = "%y%m%d%H%M%S" if len(digits) == 12 else "%y%m%d%H%M"
+            expected = datetime.strptime(digits, pattern).replace(tzinfo=UTC)
+    assert parse_smpp_date(value) == expected
