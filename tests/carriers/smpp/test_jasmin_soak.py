@@ -134,7 +134,9 @@ async def test_sustained_stream_through_jasmin(
     database_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     if not jasmin_installed():
-        pytest.fail("Jasmin is not installed: run scripts/jasmin (it creates .venv-jasmin/), then scripts/test -m soak")
+        pytest.fail(
+            "Jasmin is not installed: run scripts/jasmin (it creates .venv-jasmin/), then scripts/test -m soak -n 0"
+        )
     if not node_available():
         pytest.fail("node and node_modules/smpp are needed (scripts/bootstrap runs npm ci)")
     seconds = float(os.environ.get("MX_SOAK_SECONDS", "90"))
