@@ -26,6 +26,7 @@ from sqlalchemy import (
     Update,
     and_,
     bindparam,
+    func,
     insert,
     literal_column,
     or_,
@@ -210,11 +211,6 @@ def _due(postgres: bool, *columns: Any, only_kinds: bool) -> Select[Any]:
 
 
 @cache
-def _due_items_statement(postgres: bool) -> Select[Any]:
-    return _due(postgres, _jobs.c.id, _ITEMS, only_kinds=True)
-
-
-@cache
 def _lease_due_statement(postgres: bool, *, only_kinds: bool) -> ReturningUpdate[Any]:
     due = _due(postgres, _jobs.c.id, only_kinds=only_kinds)
     # A materialized CTE is evaluated once: the locked set is exactly the set updated. The
@@ -224,27 +220,28 @@ def _lease_due_statement(postgres: bool, *, only_kinds: bool) -> ReturningUpdate
 
 
 @cache
-def _lease_chosen_statement() -> ReturningUpdate[Any]:
-    chosen = bindparam("p_ids", expanding=True, type_=String())
-    return _lease_values(update(_jobs).where(_jobs.c.id.in_(chosen), _jobs.c.status == _PENDING))
+def _lease_items_statement(postgres: bool) -> ReturningUpdate[Any]:
+    """Like :func:`_lease_due_statement` for one set of kinds, but sized in items: of the
+    oldest due jobs (locked once, in a materialized CTE), those whose running total of
+    ``items`` stays within ``p_budget`` — and the first one whatever its size."""
+    candidates = _due(postgres, _jobs.c.id, _jobs.c.run_at, _ITEMS, only_kinds=True)
+    locked = candidates.cte("claimable").prefix_with("MATERIALIZED")
+    running = (
+        select(
+            locked.c.id,
+            func.sum(locked.c.job_items).over(order_by=(locked.c.run_at, locked.c.id)).label("running"),
+            func.row_number().over(order_by=(locked.c.run_at, locked.c.id)).label("position"),
+        )
+    ).subquery("running")
+    budget = bindparam("p_budget", type_=Integer())
+    chosen = select(running.c.id).where(or_(running.c.running <= budget, running.c.position == 1)).subquery("chosen")
+    return _lease_values(update(_jobs).where(_jobs.c.id == chosen.c.id, _jobs.c.status == _PENDING))
 
 
 async def _lease_items(
     session: AsyncSession, postgres: bool, params: dict[str, Any], item_budget: int, default_max_attempts: int
 ) -> list[ClaimedJob]:
-    candidates = (await session.execute(_due_items_statement(postgres), params)).all()
-    chosen: list[str] = []
-    total = 0
-    for row in candidates:
-        if chosen and total + row.job_items > item_budget:
-            break
-        chosen.append(row.id)
-        total += row.job_items
-    if not chosen:
-        return []
-    # (On PostgreSQL the candidates not chosen stay locked until the claim commits, at once.)
-    lease = {"p_ids": chosen, **{key: params[key] for key in ("p_worker_id", "p_now", "p_lease_until")}}
-    rows = (await session.execute(_lease_chosen_statement(), lease)).all()
+    rows = (await session.execute(_lease_items_statement(postgres), {**params, "p_budget": item_budget})).all()
     return _claimed(rows, params["p_worker_id"], params["p_lease_until"], default_max_attempts, reclaimed=False)
 
 
