@@ -228,7 +228,9 @@ def _split(session: AsyncSession, kind: str, sids: Collection[str]) -> None:
 async def dispatch(ctx: JobContext, payload: dict[str, Any]) -> None:
     session = ctx.session
     sids = dispatch_sids(payload)
-    if len(sids) != 1:
+    if not sids:
+        raise PermanentJobError(f"dispatch job without a message: {payload!r}"[:500])
+    if len(sids) > 1:
         _split(session, ctx.kind, sids)  # a shared job run on its own (its batch failed)
         return
     sid = sids[0]
