@@ -42,7 +42,7 @@ from message_exchange.db.base import utcnow
 from message_exchange.encoding import count_segments
 from message_exchange.jobs.service import enqueue_many
 from message_exchange.messages.models import SID_PREFIX
-from message_exchange.messages.service import DISPATCH_JOB
+from message_exchange.messages.service import enqueue_dispatch
 from message_exchange.messages.status import MessageStatus
 
 __all__ = ["Accepted", "accept", "parse_request", "preflight", "send"]
@@ -272,8 +272,10 @@ async def accept(
                 notify.append({"message_sid": sid})
         accepted.append(Accepted(transid, dest.correlationid, dest.msisdn, sid))
     await ConnectRepository(session).accept(messages, transactions, links, events)
-    kind = DISPATCH_JOB if request.expires_at is None else CONNECT_DISPATCH_JOB
-    await enqueue_many(session, kind, dispatch)
+    if request.expires_at is None:
+        await enqueue_dispatch(session, [job["sid"] for job in dispatch])  # shared: a few jobs per request
+    else:
+        await enqueue_many(session, CONNECT_DISPATCH_JOB, dispatch)  # one each: each checks its expiry
     await enqueue_many(session, NOTIFY_JOB, notify)
     return accepted
 

@@ -55,6 +55,12 @@ def dispatch_payloads(sids: Sequence[str]) -> list[dict[str, Any]]:
     return [{DISPATCH_SIDS: list(sids[n : n + step])} for n in range(0, len(sids), step)]
 
 
+async def enqueue_dispatch(session: AsyncSession, sids: Sequence[str]) -> None:
+    """The dispatch jobs of messages accepted together, in the caller's transaction (shared)."""
+    payloads = dispatch_payloads(sids)
+    await enqueue_many(session, DISPATCH_JOB, payloads, items_of=lambda payload: len(dispatch_sids(payload)))
+
+
 def dispatch_sids(payload: dict[str, Any]) -> list[str]:
     """The messages a dispatch job names (either payload form)."""
     many = payload.get(DISPATCH_SIDS)
@@ -309,8 +315,7 @@ async def accept_sends(session: AsyncSession, requests: Sequence[SendRequest]) -
         outcomes.append(AcceptedMessage(**row))
     if values:
         await MessageRepository(session).insert_many(values)
-        payloads = dispatch_payloads([row["sid"] for row in values])
-        await enqueue_many(session, DISPATCH_JOB, payloads, items_of=lambda payload: len(dispatch_sids(payload)))
+        await enqueue_dispatch(session, [row["sid"] for row in values])
     return outcomes
 
 

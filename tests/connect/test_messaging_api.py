@@ -12,7 +12,9 @@ from sqlalchemy import select, update
 
 from message_exchange.accounts.models import Account
 from message_exchange.connect.models import ConnectTransaction
+from message_exchange.jobs.models import Job
 from message_exchange.messages.models import Message
+from message_exchange.messages.service import dispatch_sids
 from message_exchange.numbers.models import IncomingPhoneNumber
 from tests.connect.conftest import ALPHA, SENDER, Counts, Send, Service, sms_body
 
@@ -190,11 +192,15 @@ async def test_invalid_json(send: Send, counts: Counts) -> None:
     assert _error(await send(None, raw=b"[1, 2]"))[0] == "7000"
 
 
-async def test_a_thousand_destinations_in_one_transaction(send: Send, counts: Counts) -> None:
+async def test_a_thousand_destinations_in_one_transaction(send: Send, counts: Counts, app: FastAPI) -> None:
     numbers = [f"+1415555{i:04d}" for i in range(1000)]
     answer = await send(sms_body(*numbers))
     assert len(answer["response"]) == 1000 and {e["code"] for e in answer["response"]} == {"1001"}
     assert (await counts()) == {"messages": 1000, "message.dispatch": 1000}
+    async with app.state.session_factory() as session:  # sent together: five shared jobs, not a thousand
+        jobs = (await session.execute(select(Job.payload).where(Job.kind == "message.dispatch"))).scalars().all()
+        sids = (await session.execute(select(Message.sid))).scalars().all()
+    assert len(jobs) == 5 and sorted(sid for job in jobs for sid in dispatch_sids(job)) == sorted(sids)
 
 
 async def test_a_thousand_and_one_are_rejected(send: Send, counts: Counts) -> None:
