@@ -65,10 +65,10 @@ log = get_logger("mx.jobs.worker")
 STOP_TIMEOUT_SECONDS = 10.0
 # Batches of one kind in flight per worker: one being built while the previous one commits.
 MAX_BATCHES = 2
-# And of all kinds: enough that a kind's batches cannot hold up another's (dispatch waiting
-# for webhook batches halved the SMPP pipeline with worker processes), few enough that
-# batches locking the same messages do not queue on each other (a sandbox drain lost 8 %
-# with two of every kind).
+# And of all kinds: enough that a kind's batches cannot hold up another's (with two in all,
+# dispatch waiting for webhook batches cost bench/smpp with worker processes 15–25 %), few
+# enough that batches locking the same messages do not queue on each other (a sandbox drain
+# lost about 7 % with two of every kind). Single noisy runs: worth measuring again.
 MAX_BATCHES_IN_ALL = 3
 # A busy worker claims once at least a quarter of its slots are free, or after this long.
 CLAIM_COALESCE_SECONDS = 0.01
