@@ -113,18 +113,6 @@ class WebhookRepository:
             )
             await self.session.execute(statement, [{f"b_{k}": v for k, v in state.items()} for state in states])
 
-    async def pending_in_order(self, resource_sids: Collection[str]) -> list[WebhookDelivery]:
-        """Every pending delivery of those resources, oldest first (the order they must arrive in)."""
-        if not resource_sids:
-            return []
-        d = WebhookDelivery
-        query = (
-            select(d)
-            .where(d.resource_sid.in_(sorted(resource_sids)), d.status == DeliveryStatus.PENDING.value)
-            .order_by(d.created_at, d.sid)
-        )
-        return list((await self.session.execute(query)).scalars())
-
     async def earliest_pending_before(self, delivery: WebhookDelivery) -> WebhookDelivery | None:
         """The oldest still-pending delivery of the same (resource, url) created before ``delivery``."""
         d = WebhookDelivery

@@ -303,3 +303,16 @@ async def test_a_shared_job_run_on_its_own_gives_each_pending_delivery_a_job(
     assert job is not None and job.payload == {"delivery_sid": waiting} and job.status == "pending"
     await run_until_settled(app, [waiting])
     assert [r.path for r in sink.requests] == ["/two"]
+
+
+async def test_a_shared_job_holds_at_most_deliveries_per_job_and_counts_its_items(
+    app: FastAPI, root: Creds, sink: CallbackSink
+) -> None:
+    many = service.DELIVERIES_PER_JOB + 1
+    sids = await _enqueue_together(app, root, [(f"SM{n:032d}", sink.url("/cb"), "sent") for n in range(many)])
+    async with app.state.session_factory() as session:
+        jobs_made = (await session.execute(select(Job).where(Job.kind == DELIVER_JOB))).scalars().all()
+    by_size = sorted(jobs_made, key=lambda job: job.items, reverse=True)
+    assert [job.items for job in by_size] == [service.DELIVERIES_PER_JOB, 1]
+    assert [len(service.delivery_sids(job.payload)) for job in by_size] == [service.DELIVERIES_PER_JOB, 1]
+    assert sorted(sid for job in by_size for sid in service.delivery_sids(job.payload)) == sorted(sids)

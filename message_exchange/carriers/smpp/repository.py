@@ -42,10 +42,6 @@ class SmppRepository:
         self.carrier = carrier
 
     # ── parts ──────────────────────────────────────────────────────────────────────────
-    async def parts_of(self, message_sid: str) -> list[SmppPart]:
-        query = select(SmppPart).where(SmppPart.message_sid == message_sid, SmppPart.carrier == self.carrier)
-        return list((await self.session.execute(query.order_by(SmppPart.part_index))).scalars())
-
     async def sent_ids(self, message_sids: Sequence[str]) -> dict[str, dict[int, str]]:
         """message sid → {part index → carrier id} of its parts recorded ``sent``."""
         query = select(SmppPart.message_sid, SmppPart.part_index, SmppPart.carrier_message_id).where(
