@@ -48,3 +48,8 @@ def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
 
 def create_session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
+
+
+def on_postgres(session: AsyncSession) -> bool:
+    """Whether ``session`` talks to PostgreSQL (else SQLite), for the SQL that differs."""
+    return session.get_bind().dialect.name == "postgresql"

@@ -14,6 +14,7 @@ from sqlalchemy.orm import InstrumentedAttribute
 
 from message_exchange.accounts.models import Account
 from message_exchange.core.sorting import Sort
+from message_exchange.db.engine import on_postgres
 from message_exchange.exchange.models import ChatReceipt, Conversation, ExchangeMessage
 
 LIKE_ESCAPE = "\\"
@@ -125,7 +126,7 @@ async def count_per_period(
     """The rows matching ``conditions`` counted per ``period`` (day, month, year) of ``column``, oldest
     first: ``[("2019-09", 12), …]`` (periods without rows left out). One ``GROUP BY`` query."""
     postgres, sqlite = _PERIOD_PATTERNS[period]
-    if session.get_bind().dialect.name == "postgresql":
+    if on_postgres(session):
         key = func.to_char(func.timezone("UTC", column), postgres).label("period")
     else:
         key = func.strftime(sqlite, column).label("period")

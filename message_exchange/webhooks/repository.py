@@ -6,10 +6,11 @@ from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 
-from sqlalchemy import ColumnElement, Table, and_, bindparam, func, or_, select, update
+from sqlalchemy import ColumnElement, Table, and_, any_, bindparam, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from message_exchange.db.deferred import defer_insert
+from message_exchange.db.engine import on_postgres
 from message_exchange.webhooks.models import DeliveryStatus, PendingDelivery, WebhookAttempt, WebhookDelivery
 
 _deliveries = cast(Table, WebhookDelivery.__table__)
@@ -79,9 +80,16 @@ class WebhookRepository:
             return []
         d = _deliveries.c
         resources = select(d.resource_sid).where(d.sid.in_(sorted(sids))).scalar_subquery()
+        # On PostgreSQL the resources as an array, computed once: as an IN (subquery) a plan made
+        # on stale statistics scanned every pending delivery and probed the subquery for each.
+        of_resources = (
+            d.resource_sid == any_(func.array(resources))
+            if on_postgres(self.session)
+            else d.resource_sid.in_(resources)
+        )
         query = (
             select(d.sid, d.account_sid, d.resource_sid, d.purpose, d.url, d.method, d.params, d.body_format, d.body)
-            .where(d.resource_sid.in_(resources), d.status == DeliveryStatus.PENDING.value)
+            .where(of_resources, d.status == DeliveryStatus.PENDING.value)
             .order_by(d.created_at, d.sid)
         )
         return [PendingDelivery(*row) for row in (await self.session.execute(query)).all()]

@@ -39,3 +39,40 @@ async def test_sqlite_runs_in_wal_mode(database_url: str, backend: str) -> None:
         await engine.dispose()
     assert mode == "wal"
     assert foreign_keys == 1
+
+
+def test_no_index_leads_with_a_column_of_a_composite_primary_key() -> None:
+    """Such an index can serve a lookup by primary key through that one column: PostgreSQL may
+    plan the lookup on it while the table is small and keep the plan (see the next test)."""
+    offending = [
+        (table.name, index.name)
+        for table in metadata.sorted_tables
+        if len(table.primary_key.columns) > 1
+        for index in table.indexes
+        if next(iter(index.columns)).name in table.primary_key.columns
+    ]
+    assert offending == []
+
+
+async def test_part_update_prepared_on_an_empty_table_uses_the_primary_key(database_url: str, backend: str) -> None:
+    # The generic plan of a statement prepared before the first ANALYZE is kept for the
+    # connection's life; planned through a ``carrier``-led index it scanned all of a carrier's
+    # parts for every receipt (bench/smpp, migration 0018).
+    if backend != "postgres":
+        pytest.skip("plan caching is PostgreSQL's")
+    engine = create_engine(database_url)
+    try:
+        async with engine.connect() as connection:
+            await connection.execute(text("SET plan_cache_mode = force_generic_plan"))
+            await connection.execute(
+                text(
+                    "PREPARE part_update(varchar, varchar, int) AS UPDATE smpp_parts SET receipt_state = 'DELIVRD'"
+                    " WHERE message_sid = $1 AND carrier = $2 AND part_index = $3"
+                )
+            )
+            plan = "\n".join(
+                (await connection.execute(text("EXPLAIN EXECUTE part_update('SM1', 'smsc', 0)"))).scalars()
+            )
+    finally:
+        await engine.dispose()
+    assert "pk_smpp_parts" in plan, plan

@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 from sqlalchemy import event
 
 from message_exchange.config import Settings
-from message_exchange.jobs import service
+from message_exchange.jobs import repository, service
 from message_exchange.jobs.worker import Worker
 from tests.jobs.handlers_for_tests import BATCHES
 from tests.jobs.helpers import SessionFactory, enqueue_committed, load, runs, scalar, wait_until
+from tests.support.plans import generic_plans
 
 
 @pytest.fixture
@@ -174,3 +176,35 @@ async def test_batches_of_shared_jobs_are_claimed_by_items(
         frozenset({five}),
     }
     assert (await load(session_factory, seventy))[0].items == 70
+
+
+@pytest.mark.parametrize("item_budget", [None, 50])
+async def test_claims_find_the_chosen_jobs_by_primary_key_in_any_plan(
+    session_factory: SessionFactory, backend: str, item_budget: int | None
+) -> None:
+    """The claim's UPDATE computes the jobs it chose once, even in a generic plan made while
+    ``jobs`` is empty: as a join, such a plan scanned the due jobs and ran the choice (window
+    sort and all) again for each of them — O(n²) in the due jobs (10 ms a claim in bench/smpp)."""
+    if backend != "postgres":
+        pytest.skip("plans are PostgreSQL's")
+    await enqueue_committed(session_factory, "test.batched", {})
+    now = datetime.now(UTC)
+
+    async def run() -> None:
+        await repository.claim(
+            session,
+            worker_id="w",
+            limit=10,
+            now=now,
+            lease_until=now + timedelta(seconds=30),
+            default_max_attempts=3,
+            include_expired=False,
+            kinds=["test.batched"] if item_budget else None,
+            item_budget=item_budget,
+        )
+
+    async with session_factory() as session, session.begin():
+        [plan] = await generic_plans(session, "WITH claimable", run)
+    assert "InitPlan" in plan, plan  # evaluated once
+    assert "Nested Loop" not in plan, plan
+    assert "= ANY" in plan, plan

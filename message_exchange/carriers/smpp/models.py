@@ -30,9 +30,11 @@ from message_exchange.db.base import Base
 class SmppPart(Base):
     __tablename__ = "smpp_parts"
     __table_args__ = (
-        Index("ix_smpp_parts_carrier_carrier_message_id", "carrier", "carrier_message_id"),
-        Index("ix_smpp_parts_carrier_id_hex", "carrier", "id_hex"),
-        Index("ix_smpp_parts_carrier_id_dec", "carrier", "id_dec"),
+        # Led by the id, so that no part update by primary key can be planned through them
+        # (migration 0018).
+        Index("ix_smpp_parts_carrier_message_id_carrier", "carrier_message_id", "carrier"),
+        Index("ix_smpp_parts_id_hex_carrier", "id_hex", "carrier"),
+        Index("ix_smpp_parts_id_dec_carrier", "id_dec", "carrier"),
     )
 
     message_sid: Mapped[str] = mapped_column(String(34), primary_key=True)

@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from message_exchange.carriers.smpp.models import SmppBindLease, SmppMoPart, SmppParkedReceipt, SmppPart
 from message_exchange.carriers.smpp.receipts import id_forms
+from message_exchange.db.engine import on_postgres
 
 _parts = cast(Table, SmppPart.__table__)
 _mo_parts = cast(Table, SmppMoPart.__table__)
@@ -22,7 +23,7 @@ _parked = cast(Table, SmppParkedReceipt.__table__)
 
 def _insert(session: AsyncSession, table: Table) -> Any:
     """The dialect's INSERT, which has ``on_conflict_do_*`` on both SQLite and PostgreSQL."""
-    if session.get_bind().dialect.name == "postgresql":
+    if on_postgres(session):
         return postgresql.insert(table)
     return sqlite.insert(table)
 
