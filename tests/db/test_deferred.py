@@ -7,6 +7,7 @@ from typing import cast
 
 import pytest
 from sqlalchemy import Table, func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from message_exchange.db.base import utcnow
@@ -128,3 +129,29 @@ async def test_a_keyed_row_can_change_until_it_is_written(factory: async_session
 
 async def _count(session: AsyncSession) -> int:
     return int((await session.execute(select(func.count()).select_from(Job))).scalar_one())
+
+
+async def test_values_arrive_as_their_column_types_make_them(factory: async_sessionmaker[AsyncSession]) -> None:
+    """On PostgreSQL the rows go by COPY: JSON, times and server defaults as an INSERT does."""
+    row = _job("JB1") | {"payload": {"sids": ["SM1", "SM2"], "text": "héllo ✓", "n": 2.5, "none": None}}
+    async with factory() as session, session.begin():
+        defer_insert(session, JOBS, row)
+    async with factory() as session:
+        job = await session.get(Job, "JB1")
+    assert job is not None
+    assert job.payload == row["payload"]
+    assert (job.run_at, job.created_at) == (row["run_at"], row["created_at"])
+    assert job.run_at.tzinfo is not None
+    assert job.items == 1  # the server default: no value was given
+
+
+async def test_a_violated_constraint_raises_integrity_error_and_writes_nothing(
+    factory: async_sessionmaker[AsyncSession],
+) -> None:
+    now = utcnow()
+    orphan = {"job_id": "JB-none", "attempt": 1, "worker_id": "w", "started_at": now, "outcome": "running"}
+    with pytest.raises(IntegrityError):
+        async with factory() as session, session.begin():
+            defer_insert(session, JOBS, _job("JB1"))
+            defer_insert(session, ATTEMPTS, orphan)  # no such job
+    assert await _job_ids(factory) == []
