@@ -38,6 +38,11 @@ class Settings(BaseSettings):
     port: int = 8080
     log_level: str = "INFO"
     log_json: bool = True
+    opentelemetry: bool = Field(
+        default=False,
+        description="FastAPI's native OpenTelemetry (spans, metrics, logs) through the globally configured providers. "
+        "Off by default: on, every request consults the providers, ~5 % of the API's CPU even with none configured.",
+    )
     max_body_bytes: int = Field(default=1_048_576, description="Largest request body accepted; larger → 413.")
     auto_migrate: bool | None = Field(
         default=None, description="Apply migrations when the server starts; default: on for SQLite, off otherwise."

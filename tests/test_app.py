@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
+import sys
+from pathlib import Path
+
 import httpx
+import pytest
 
 from tests.support.accounts import Creds
 
@@ -62,3 +67,44 @@ async def test_oversized_body_is_413(client: httpx.AsyncClient, root: Creds) -> 
     )
     assert response.status_code == 413
     assert response.json()["status"] == 413
+
+
+_TELEMETRY_PROBE = """
+import asyncio, sys
+import httpx
+from opentelemetry import trace
+
+class Recording(trace.TracerProvider):
+    asked = 0
+
+    def get_tracer(self, *args, **kwargs):
+        Recording.asked += 1
+        return trace.NoOpTracer()
+
+trace.set_tracer_provider(Recording())
+
+from message_exchange.app import create_app
+from message_exchange.config import Settings
+
+async def main():
+    settings = Settings(data_dir=sys.argv[1], **({"opentelemetry": True} if sys.argv[2] == "on" else {}))
+    app = create_app(settings)  # no lifespan: the request below needs no database
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://mx") as client:
+        assert (await client.get("/no-such-page")).status_code == 404
+    print(Recording.asked)
+
+asyncio.run(main())
+"""
+
+
+@pytest.mark.parametrize(("setting", "traced"), [("default", False), ("on", True)])
+async def test_opentelemetry_is_off_unless_asked_for(tmp_path: Path, setting: str, traced: bool) -> None:
+    """With a tracer provider configured (a process-wide setting, hence a process of its own),
+    requests are traced only with MX_OPENTELEMETRY on."""
+    probe = await asyncio.create_subprocess_exec(
+        sys.executable, "-c", _TELEMETRY_PROBE, str(tmp_path), setting, stdout=asyncio.subprocess.PIPE
+    )
+    out, _ = await probe.communicate()
+    assert probe.returncode == 0
+    assert (int(out.strip().splitlines()[-1]) > 0) is traced
