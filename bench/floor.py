@@ -1,6 +1,7 @@
 """bench/floor: the least CPU one end-to-end message can cost on this stack — issue 4's ceiling.
 
-    .venv/bin/python bench/floor.py [--messages 20000] [--concurrency 64] [--batch 200]
+    .venv/bin/python bench/floor.py [--messages 10000] [--concurrency 64] [--batch 200]
+                                    [--parts http,smpp,callbacks,postgres]
                                     [--pg-admin postgresql://postgres@127.0.0.1:5432/postgres]
 
 bench/smpp measures the product; this measures the same work with every bit of the
@@ -444,7 +445,7 @@ def main() -> None:
         uvloop.run(send_callbacks(int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])))
         return
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--messages", type=int, default=20_000)
+    parser.add_argument("--messages", type=int, default=10_000)
     parser.add_argument("--concurrency", type=int, default=64)
     parser.add_argument("--batch", type=int, default=200, help="messages a batch of database writes")
     parser.add_argument("--parts", default="http,smpp,callbacks,postgres", help="which parts to run (comma-separated)")

@@ -81,7 +81,7 @@ class WebhookRepository:
         d = _deliveries.c
         resources = select(d.resource_sid).where(d.sid.in_(sorted(sids))).scalar_subquery()
         # On PostgreSQL the resources as an array, computed once: as an IN (subquery) a plan made
-        # on stale statistics scanned every pending delivery and probed the subquery for each.
+        # on stale statistics scanned every pending delivery and probed the resource index for each.
         of_resources = (
             d.resource_sid == any_(func.array(resources))
             if on_postgres(self.session)
