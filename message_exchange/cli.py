@@ -11,12 +11,15 @@ import typer
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from message_exchange.carriers import cli as carriers_cli
-from message_exchange.cli_support import in_transaction, prepare_schema, settings_from_env
+from message_exchange.cli_support import exit_past_stray_threads, in_transaction, prepare_schema, settings_from_env
 from message_exchange.connect import cli as connect_cli
 from message_exchange.core.crypto import SecretBox
 from message_exchange.db import migrate
 from message_exchange.numbers import cli as numbers_cli
 from message_exchange.webex import cli as webex_cli
+
+# How long a stopped `mx worker` waits for threads it could not stop before it exits anyway.
+STRAY_THREAD_GRACE_SECONDS = 5.0
 
 app = typer.Typer(help="Message Exchange: a self-hosted messaging exchange.", no_args_is_help=True)
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
@@ -65,7 +68,15 @@ def worker() -> None:
 
     settings = settings_from_env()
     prepare_schema(settings)
-    uvloop.run(run_worker(settings))  # the loop `mx serve` runs on (uvicorn's)
+    code = 1
+    try:
+        uvloop.run(run_worker(settings))  # the loop `mx serve` runs on (uvicorn's)
+        code = 0
+    except SystemExit as exc:
+        code = exc.code if isinstance(exc.code, int) else 1
+        raise
+    finally:
+        exit_past_stray_threads(code, grace_seconds=STRAY_THREAD_GRACE_SECONDS)
 
 
 @db_app.command("upgrade")

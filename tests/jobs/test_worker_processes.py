@@ -162,3 +162,14 @@ async def test_sigkilled_workers_job_runs_again_after_its_lease(
     assert f":{first.pid}:" in attempts[0].worker_id and f":{second.pid}:" in attempts[1].worker_id
     assert attempts[1].started_at - attempts[0].started_at >= timedelta(seconds=lease)
     assert [(run[1], run[2]) for run in await runs(session_factory)] == [(attempts[1].worker_id, 2)]
+
+
+async def test_sigterm_ends_a_worker_even_with_a_thread_left_running(workers: WorkerProcesses) -> None:
+    """A thread that is not a daemon (such as a connection thread left open) would keep the
+    process alive after its work stopped; SIGTERM must still end it, with exit code 0."""
+    process = await workers.start(MX_JOB_MODULES="tests.jobs.handlers_for_tests,tests.jobs.stray_thread_for_tests")
+    await workers.wait_started(0)
+    process.send_signal(signal.SIGTERM)
+    assert await asyncio.wait_for(process.wait(), 20) == 0
+    log = workers.logs[0].read_text()
+    assert "threads still running at exit" in log and "stray-for-tests" in log, log
