@@ -74,8 +74,8 @@ class Part:
         self.name, self.messages = name, messages
         self.ours, self.harness, self.postgres = ours, harness, postgres
 
-    def ms(self, seconds: float, scale: float = 1.0) -> float:
-        return seconds / self.messages * 1000 * scale
+    def ms(self, seconds: float) -> float:
+        return seconds / self.messages * 1000
 
 
 async def measured(
@@ -403,12 +403,9 @@ async def postgres_part(args: argparse.Namespace) -> Part:
         conn = await asyncpg.connect(url.replace("postgresql+asyncpg", "postgresql"), server_settings=settings)
         try:
 
-            async def batch(first: int, size: int) -> None:
-                await write_batch(conn, account, first, size)
-
             async def run(first: int, count: int) -> None:
                 for start in range(first, first + count, args.batch):
-                    await batch(start, min(args.batch, first + count - start))
+                    await write_batch(conn, account, start, min(args.batch, first + count - start))
 
             await run(0, 5000)  # warm up, then statistics as a running database has them
             await conn.execute("ANALYZE")

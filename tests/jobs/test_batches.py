@@ -179,7 +179,7 @@ async def test_batches_of_shared_jobs_are_claimed_by_items(
 
 
 @pytest.mark.parametrize("item_budget", [None, 50])
-async def test_claims_find_the_chosen_jobs_by_primary_key_in_any_plan(
+async def test_claims_compute_their_choice_once_in_any_plan(
     session_factory: SessionFactory, backend: str, item_budget: int | None
 ) -> None:
     """The claim's UPDATE computes the jobs it chose once, even in a generic plan made while

@@ -3,12 +3,12 @@ prepared statement keeps once it stops being re-planned for its parameters)."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import event
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 
 async def generic_plans(session: AsyncSession, prefix: str, run: Callable[[], Awaitable[object]]) -> list[str]:
@@ -27,16 +27,20 @@ async def generic_plans(session: AsyncSession, prefix: str, run: Callable[[], Aw
     finally:
         event.remove(sync_engine, "before_cursor_execute", capture)
     connection = await session.connection()
+    return [await generic_plan(connection, statement, parameters) for statement, parameters in captured]
+
+
+async def generic_plan(connection: AsyncConnection, statement: str, parameters: Sequence[object]) -> str:
+    """EXPLAIN of ``statement`` (``$n`` placeholders) as a generic plan, for ``parameters``, in
+    ``connection``'s transaction."""
     await connection.exec_driver_sql("SET LOCAL plan_cache_mode = force_generic_plan")
-    plans = []
-    for n, (statement, parameters) in enumerate(captured):
-        await connection.exec_driver_sql(f"PREPARE generic_{n} AS {statement}")
-        # EXECUTE is a utility statement: it takes no bind parameters, only literals.
-        arguments = ", ".join(_literal(value) for value in parameters)
-        rows = await connection.exec_driver_sql(f"EXPLAIN EXECUTE generic_{n}({arguments})")
-        plans.append("\n".join(row[0] for row in rows))
-        await connection.exec_driver_sql(f"DEALLOCATE generic_{n}")
-    return plans
+    await connection.exec_driver_sql(f"PREPARE generic_plan AS {statement}")
+    # EXECUTE is a utility statement: it takes no bind parameters, only literals.
+    arguments = ", ".join(_literal(value) for value in parameters)
+    rows = await connection.exec_driver_sql(f"EXPLAIN EXECUTE generic_plan({arguments})")
+    plan = "\n".join(row[0] for row in rows)
+    await connection.exec_driver_sql("DEALLOCATE generic_plan")
+    return plan
 
 
 def _literal(value: object) -> str:
