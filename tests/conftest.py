@@ -39,7 +39,12 @@ TEST_SECRET_KEY = Fernet.generate_key().decode()
 hypothesis_settings.register_profile("mx", deadline=None)
 hypothesis_settings.load_profile("mx")
 
-pytest_plugins = ["tests.support.accounts", "tests.support.pipeline", "tests.support.webex"]
+pytest_plugins = [
+    "tests.support.accounts",
+    "tests.support.pipeline",
+    "tests.support.webex",
+    "tests.support.fuzz_totals",
+]
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
